@@ -1,0 +1,159 @@
+"""AdReel entry point: the CLI (`python app.py make|demo|tools|tool|jobs`).
+
+Every command goes through the one tool registry in tools/registry.py. Errors print what
+happened and what to do, and exit non-zero (2: fix the input, 3: media problem, 4: missing
+backend, 1: internal); `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+EXIT = {"fixable": 2, "infeasible": 2, "media": 3, "unsupported": 3, "backend": 4, "internal": 1}
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def cmd_tools(a: argparse.Namespace) -> int:
+    from tools.registry import all_tools, describe
+
+    if a.name or a.json:
+        _print_json(describe(a.name))
+    else:
+        for t in all_tools().values():
+            print(f"{t.name:24s} {t.description}")
+            print(f"{'':24s} in:  {json.dumps(t.input_schema(), ensure_ascii=False)}")
+            print(f"{'':24s} out: {json.dumps(t.output_schema(), ensure_ascii=False)}")
+    return 0
+
+
+def cmd_tool(a: argparse.Namespace) -> int:
+    from tools.errors import ToolInputError
+    from tools.registry import dumps, run_tool
+
+    if a.input == "-":
+        payload = sys.stdin.read()
+    else:
+        p = Path(a.input)
+        if not p.is_file():
+            raise ToolInputError(f"input file {a.input!r} does not exist", hint="pass --input FILE.json or --input - for stdin")
+        payload = p.read_text(encoding="utf-8")
+    print(dumps(run_tool(a.name, payload)))
+    return 0
+
+
+def _make(req: object) -> int:
+    from agents.make import make_video
+    from tools.settings import get_settings
+    from tools.workspace import Workspace
+
+    t0 = time.perf_counter()
+    ws = Workspace(get_settings().workspace)
+    job = make_video(req, ws, log=lambda m: print(m, file=sys.stderr))  # type: ignore[arg-type]
+    art = {k: (str(ws.root / v) if v else None) for k, v in job.artifacts.model_dump().items()}
+    _print_json({"job": job.id, "status": job.status, "out": getattr(req, "out_path", None), "artifacts": art,
+                 "warnings": job.warnings, "wall_s": round(time.perf_counter() - t0, 2)})
+    return 0
+
+
+def cmd_make(a: argparse.Namespace) -> int:
+    from agents.make import MakeRequest
+
+    return _make(MakeRequest(materials_dir=a.materials, product_path=a.product, music_path=a.music, brief=a.brief or "",
+                             duration_s=a.duration, aspect=a.aspect, resolution_p=a.resolution, out_path=a.out))
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from agents.make import MakeRequest
+    from agents.samples import write_samples
+    from tools.settings import get_settings
+    from tools.workspace import Workspace
+
+    photos, facts = write_samples(Workspace(get_settings().workspace), a.lang)
+    brief = a.brief or ("15秒竖屏视频，双十一，突出质地，欢快" if a.lang == "zh" else "15 s vertical video for Double 11, stress the texture, upbeat")
+    return _make(MakeRequest(materials_dir=str(photos), product_path=str(facts), brief=brief, out_path=a.out))
+
+
+def cmd_jobs(a: argparse.Namespace) -> int:
+    from tools.settings import get_settings
+    from tools.workspace import Workspace
+
+    ws = Workspace(get_settings().workspace)
+    for jid in ws.list_jobs():
+        j = json.loads((ws.job_dir(jid, create=False) / "job.json").read_text(encoding="utf-8"))
+        print(f"{jid}  {j['status']:8s} {','.join(j['steps_done'])}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="app.py", description="AdReel: persuasive promo videos from your own photos, clips and product facts.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="cmd")
+
+    s = sub.add_parser("tools", help="list every tool with its JSON schemas")
+    s.add_argument("--name", help="only this tool")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(fn=cmd_tools)
+
+    s = sub.add_parser("tool", help="run one tool on a JSON input and print its output")
+    s.add_argument("name")
+    s.add_argument("--input", required=True, help="JSON file with the tool input, or - for stdin")
+    s.set_defaults(fn=cmd_tool)
+
+    s = sub.add_parser("make", help="make a video from a folder of material and product facts")
+    s.add_argument("--materials", required=True, help="folder of photos and clips")
+    s.add_argument("--product", required=True, help="ProductInfo JSON or `aspect：point、point` text")
+    s.add_argument("--music", help="background music file")
+    s.add_argument("--brief", help='what you want, e.g. "15 s vertical video for Double 11, upbeat"')
+    s.add_argument("--duration", type=float, help="length in seconds (overrides the brief)")
+    s.add_argument("--aspect", choices=["9:16", "1:1", "16:9"], help="frame aspect (overrides the brief)")
+    s.add_argument("--resolution", type=int, choices=[720, 1080], help="short side in pixels")
+    s.add_argument("--out", help="where to copy the final MP4")
+    s.set_defaults(fn=cmd_make)
+
+    s = sub.add_parser("demo", help="make a sample video from bundled sample material (no ../shared needed)")
+    s.add_argument("--lang", choices=["zh", "en"], default="zh")
+    s.add_argument("--brief")
+    s.add_argument("--out", default="adreel-demo.mp4")
+    s.set_defaults(fn=cmd_demo)
+
+    s = sub.add_parser("jobs", help="list jobs in the workspace")
+    s.set_defaults(fn=cmd_jobs)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    if not getattr(a, "fn", None):
+        parser.print_help()
+        return 0
+    from tools.errors import AdReelError
+
+    try:
+        return a.fn(a)
+    except AdReelError as e:
+        if a.debug:
+            raise
+        print(f"error: {e.message}", file=sys.stderr)
+        if e.hint:
+            print(f"  what to do: {e.hint}", file=sys.stderr)
+        return EXIT.get(e.kind, 1)
+    except KeyboardInterrupt:
+        print("interrupted; everything finished so far is kept in the workspace", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

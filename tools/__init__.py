@@ -1,0 +1,1 @@
+"""Deterministic AdReel tools: pure functions with pydantic input/output models (see registry)."""

@@ -1,0 +1,146 @@
+"""The walking-skeleton storyline: choose and order shots to fill a duration exactly.
+
+Simple on purpose (the storyline/montage solvers replace the selection): every material gives
+at most one shot; the number of shots follows ``Settings.target_shot_s``; durations are whole
+frames that add up exactly to the requested length; clips never exceed their own length and
+photos never exceed ``max_still_s``. Script labels follow the usual arc of E-SyncVidStory ads:
+recommend the product, then talk about its aspects, then call to action.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import Field
+
+from tools.errors import InfeasibleError
+from tools.models import Language, Material, Model, ProductInfo, StoryBeat, Storyline
+from tools.registry import register
+from tools.settings import get_settings
+
+#: Product aspect keywords → script label (zh and en); first match wins.
+ASPECT_LABELS: list[tuple[tuple[str, ...], str]] = [
+    (("痛点", "问题", "烦恼", "pain", "problem"), "痛点铺垫"),
+    (("活动", "优惠", "价格", "促销", "福利", "赠", "price", "offer", "deal", "sale", "discount"), "引导购买"),
+    (("外观", "设计", "颜色", "款式", "造型", "appearance", "design", "colour", "color", "style", "look"), "外观设计"),
+    (("材质", "成分", "质地", "面料", "材料", "texture", "material", "ingredient", "fabric"), "质地/成分/材质"),
+    (("功效", "效果", "功能", "作用", "effect", "benefit", "function", "feature"), "产品功效"),
+    (("使用", "试用", "用法", "how to", "usage", "use"), "产品试用"),
+    (("质量", "特性", "耐用", "防水", "quality", "durab", "waterproof"), "质量/特性介绍"),
+    (("认证", "检测", "安全", "certif", "safety", "tested"), "安全认证"),
+    (("生产", "工艺", "制作", "process", "made", "craft"), "生产过程"),
+]
+
+
+def label_for_aspect(aspect: str) -> str:
+    """The script label that talks about ``aspect`` (其他/通用卖点 when nothing matches)."""
+    a = aspect.lower()
+    for keys, label in ASPECT_LABELS:
+        if any(k in a for k in keys):
+            return label
+    return "其他/通用卖点"
+
+
+def word_range(duration_s: float, language: Language) -> tuple[int, int]:
+    """Narration budget of a shot (narrator §3.1): [r·t−3, r·t+3], r = 5 chars/s (zh) or the en rate."""
+    s = get_settings()
+    rate = s.zh_chars_per_s if language == "zh" else s.en_words_per_s
+    mid = rate * duration_s
+    return max(1, math.ceil(mid - 3)), max(2, math.floor(mid + 3))
+
+
+def _capacity_s(m: Material) -> float:
+    s = get_settings()
+    return s.max_still_s if m.kind == "image" else float(m.duration_s or 0.0)
+
+
+def allocate_frames(capacities_f: list[int], total_f: int) -> list[int]:
+    """Split ``total_f`` frames as evenly as possible without exceeding any capacity (water filling)."""
+    n = len(capacities_f)
+    alloc = [0] * n
+    remaining, open_ = total_f, list(range(n))
+    while remaining > 0 and open_:
+        share = max(1, remaining // len(open_))
+        for i in list(open_):
+            take = min(share, capacities_f[i] - alloc[i], remaining)
+            alloc[i] += take
+            remaining -= take
+            if alloc[i] >= capacities_f[i]:
+                open_.remove(i)
+            if remaining == 0:
+                break
+    if remaining:
+        raise InfeasibleError("internal allocation left frames over")  # guarded by the capacity check
+    return alloc
+
+
+class PlanStorylineInput(Model):
+    """What to plan."""
+
+    materials: list[Material] = Field(min_length=1)
+    """Candidate photos and clips (audio is ignored), in preferred order."""
+    product: ProductInfo
+    """Facts the narration will use (drives labels and aspects)."""
+    duration_s: float = Field(gt=0, le=600)
+    """Exact length to fill."""
+    fps: int = Field(default=30, ge=12, le=60)
+    """Frame rate; durations are whole frames."""
+    language: Language = "zh"
+    """Narration language (word ranges depend on it)."""
+
+
+@register("plan_storyline")
+def plan_storyline(inp: PlanStorylineInput) -> Storyline:
+    """Choose and order shots that fill the duration exactly, with a script label and word range each."""
+    s = get_settings()
+    visual = [m for m in inp.materials if m.kind in ("image", "video")]
+    if not visual:
+        raise InfeasibleError("no photos or clips to show", hint="add photos (jpg, png, webp) or clips (mp4, mov, mkv, webm)")
+    total_f = round(inp.duration_s * inp.fps)
+    min_f = math.ceil(s.min_shot_s * inp.fps)
+    usable = [m for m in visual if _capacity_s(m) * inp.fps >= min_f]
+    cap_total_s = sum(_capacity_s(m) for m in usable)
+    if cap_total_s + 1e-6 < inp.duration_s:
+        raise InfeasibleError(
+            f"{inp.duration_s:g} s requested, but {len(usable)} usable photos/clips fill at most {cap_total_s:.1f} s "
+            f"(a photo stays up to {s.max_still_s:g} s; a clip at most its length)",
+            hint=f"add more photos or clips, or ask for {math.floor(cap_total_s)} s or less",
+        )
+    n_target = max(1, round(inp.duration_s / s.target_shot_s))
+    n = max(min(n_target, len(usable), total_f // min_f), 1)
+    # take the n materials with most capacity if n shots cannot fill the time otherwise
+    chosen = usable[:n]
+    if sum(_capacity_s(m) for m in chosen) < inp.duration_s:
+        chosen = sorted(usable, key=_capacity_s, reverse=True)
+        acc, k = 0.0, 0
+        while acc < inp.duration_s:
+            acc += _capacity_s(chosen[k])
+            k += 1
+        chosen = [m for m in usable if m in chosen[: max(k, n)]]
+    caps_f = [math.floor(_capacity_s(m) * inp.fps) for m in chosen]
+    frames = allocate_frames(caps_f, total_f)
+    chosen = [m for m, f in zip(chosen, frames) if f > 0]
+    frames = [f for f in frames if f > 0]
+
+    aspects = [a.aspect for a in inp.product.aspects if a.points]
+    body_aspects = [a for a in aspects if label_for_aspect(a) not in ("引导购买",)] or aspects
+    cta_aspect = next((a for a in aspects if label_for_aspect(a) == "引导购买"), None)
+    beats, t = [], 0
+    for i, (m, f) in enumerate(zip(chosen, frames)):
+        d = f / inp.fps
+        if i == 0:
+            label, aspect = "产品推荐", (body_aspects[0] if body_aspects else None)
+        elif i == len(chosen) - 1 and len(chosen) > 1:
+            label, aspect = "引导购买", cta_aspect or (body_aspects[-1] if body_aspects else None)
+        else:
+            aspect = body_aspects[(i - 1) % len(body_aspects)] if body_aspects else None
+            label = label_for_aspect(aspect) if aspect else "其他/通用卖点"
+        lo, hi = word_range(d, inp.language)
+        in_s = 0.0
+        if m.kind == "video" and m.duration_s:
+            in_s = round(max(0.0, (m.duration_s - d) / 2), 3)  # the middle of the clip: avoids fades
+        beats.append(StoryBeat(index=i, shot_id=f"{m.id}:0", material_id=m.id, in_s=in_s, out_s=round(in_s + d, 6),
+                               duration_s=round(d, 6), label=label, word_min=lo, word_max=hi, aspect=aspect,
+                               reason=f"{m.kind} '{m.original_name}' shown {d:.2f} s for {label}"))
+        t += f
+    return Storyline(beats=beats)
