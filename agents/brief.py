@@ -24,7 +24,7 @@ _MOODS = [
 ]
 _OCCASIONS = [
     (r"double\s*11|11\.11|singles'? day|双\s*11|双十一", "Double 11"),
-    (r"\b618\b|6\.18", "618"),
+    (r"(?<!\d)618(?!\d)|6\.18", "618"),
     (r"double\s*12|双\s*12|双十二", "Double 12"),
     (r"black\s*friday|黑五", "Black Friday"),
     (r"christmas|圣诞", "Christmas"),

@@ -11,11 +11,11 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from agents.brief import parse_brief
 from tools._template_narrator import narrate as template_narrate
-from tools.errors import AdReelError, InfeasibleError
+from tools.errors import AdReelError, InfeasibleError, ToolInputError
 from tools.models import BriefSpec, Job, Material, MusicClip, NarrationLine, ProductInfo, RenderSpec, Storyline, Timeline, VideoClip, VoiceClip
 from tools.product import load_product
 from tools.registry import run_tool
@@ -52,7 +52,13 @@ def resolve_spec(req: MakeRequest) -> BriefSpec:
         upd["aspect"] = req.aspect
     if req.resolution_p is not None:
         upd["resolution_p"] = req.resolution_p
-    return BriefSpec.model_validate({**spec.model_dump(), **upd})
+    try:
+        return BriefSpec.model_validate({**spec.model_dump(), **upd})
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"])
+        raise ToolInputError(f"{field} = {err.get('input')!r}: {err['msg']}",
+                             hint="ask for a duration between 1 and 600 seconds, aspect 9:16, 1:1 or 16:9, resolution 720 or 1080") from e
 
 
 def build_timeline(job_id: str, story: Storyline, lines: list[NarrationLine], speech: list[dict], spec: RenderSpec,

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# AdReel set-up and entry point.
+#   ./run.sh demo            install what is missing, then make a sample video (adreel-demo.mp4)
+#   ./run.sh test [ARGS]     install what is missing, then run the test suite (pytest ARGS)
+#   ./run.sh bench [ARGS]    run the long benchmarks (off in the default suite)
+#   ./run.sh [APP ARGS]      anything else goes to `python app.py` (make, tools, tool, jobs …)
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+TORCH_PIN="torch==2.13.0"   # the CPU build; any other version pulls a multi-GB CUDA build
+
+log() { printf '[adreel] %s\n' "$*" >&2; }
+
+install_debian() {
+  local need=()
+  command -v ffmpeg >/dev/null || need+=(ffmpeg)
+  command -v ffprobe >/dev/null || need+=(ffmpeg)
+  command -v espeak-ng >/dev/null || need+=(espeak-ng)
+  command -v fc-list >/dev/null && fc-list :lang=zh family | grep -qi "CJK\|WenQuanYi" || need+=(fonts-noto-cjk fonts-wqy-microhei fontconfig)
+  [ ${#need[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${need[*]}"
+  local SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { log "please run: apt-get install ${need[*]}  (as root)"; exit 1; }
+    SUDO=sudo
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+}
+
+install_python() {
+  local stamp="$VENV/.adreel-stamp" want
+  want=$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+  if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  local PY=${PYTHON:-}
+  if [ -z "$PY" ]; then
+    for c in python3.11 python3.12 python3; do command -v "$c" >/dev/null && { PY=$c; break; }; done
+  fi
+  [ -n "$PY" ] || { log "Python 3.11 or 3.12 is required"; exit 1; }
+  log "creating $VENV with $($PY --version) (first time: a few minutes)"
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip >/dev/null 2>&1 || true
+  "$VENV/bin/pip" install -q "$TORCH_PIN"
+  local cons; cons=$(mktemp); echo "$TORCH_PIN" > "$cons"
+  grep -viE '^torch==' requirements.lock > "$cons.req"
+  "$VENV/bin/pip" install -q -c "$cons" -r "$cons.req"
+  "$VENV/bin/pip" install -q --no-deps -e .
+  rm -f "$cons" "$cons.req"
+  echo "$want" > "$stamp"
+}
+
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+export NUMBA_CACHE_DIR=${NUMBA_CACHE_DIR:-$ROOT/workspace/cache/numba}
+export PYTHONUNBUFFERED=1
+
+install_debian
+install_python
+
+cmd=${1:-demo}
+case "$cmd" in
+  demo) shift || true; exec "$VENV/bin/python" app.py demo "$@" ;;
+  test) shift; exec "$VENV/bin/python" -m pytest "$@" ;;
+  bench) shift; exec "$VENV/bin/python" -m pytest -m benchmark -p no:cacheprovider "$@" ;;
+  *) exec "$VENV/bin/python" app.py "$@" ;;
+esac

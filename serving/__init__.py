@@ -1,0 +1,1 @@
+"""Model serving: vLLM launch recipes and OpenAI-compatible clients with health checks."""
