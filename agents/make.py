@@ -1,28 +1,22 @@
-"""The job runner behind `python app.py make`: brief → ingest → storyline → narration → TTS →
-timeline → render, every step through the tool registry, every result saved in the job folder.
-
-Each finished step is recorded in job.json, so a failure leaves everything done so far on disk
-and the error says which step failed and why.
+"""Job requests and the pieces of the pipeline the planner graph (agents/graph.py) shares with
+the CLI: the request model, brief + flag resolution, narration choice and timeline assembly.
+`make_video` runs the whole graph with the storyline auto-approved.
 """
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Callable
 
 from pydantic import BaseModel, ValidationError
 
 from agents.brief import parse_brief
 from tools._template_narrator import narrate as template_narrate
-from tools.errors import AdReelError, InfeasibleError, ToolInputError
+from tools.errors import ToolInputError
 from tools.models import BriefSpec, Job, Material, MusicClip, NarrationLine, ProductInfo, RenderSpec, Storyline, Timeline, VideoClip, VoiceClip
-from tools.product import load_product
-from tools.registry import run_tool
 from tools.settings import get_settings
 from tools.subtitles import cues_for_line
 from tools.tts import TAIL_S
-from tools.workspace import Workspace, atomic_write_model, product_id_for
+from tools.workspace import Workspace
 
 STILL_MOTIONS = ("zoom_in", "pan_right", "zoom_out", "pan_left", "pan_up", "pan_down")
 #: Voice starts this long after its shot does, so the cut is seen before the line is heard.
@@ -85,87 +79,24 @@ def build_timeline(job_id: str, story: Storyline, lines: list[NarrationLine], sp
                     music=music, subtitles=subs, narration=lines)
 
 
-class JobRunner:
-    """Runs one job, recording each step in job.json."""
-
-    def __init__(self, ws: Workspace, job: Job, log: Callable[[str], None] = print) -> None:
-        self.ws, self.job, self.log = ws, job, log
-        self.dir = ws.job_dir(job.id)
-        self.save()
-
-    def save(self) -> None:
-        atomic_write_model(self.dir / "job.json", self.job)
-
-    def step(self, name: str, fn: Callable[[], object]) -> object:
-        self.log(f"[{self.job.id}] {name} …")
-        try:
-            out = fn()
-        except AdReelError as e:
-            self.job.status, self.job.error = "failed", f"step {name}: {e}"
-            self.save()
-            raise
-        self.job.steps_done.append(name)
-        self.save()
-        return out
-
-    def warn(self, msg: str) -> None:
-        self.job.warnings.append(msg)
-        self.log(f"warning: {msg}")
-        self.save()
+def narrate_lines(product: ProductInfo, story: Storyline, language: str, given: list[dict] | None = None) -> tuple[list[NarrationLine], str | None]:
+    """Narration for every beat; lines in ``given`` that still fit their beat (same label and range) are kept."""
+    keep: dict[int, NarrationLine] = {}
+    for d in given or []:
+        ln = NarrationLine.model_validate(d)
+        if ln.beat_index < len(story.beats):
+            b = story.beats[ln.beat_index]
+            if (ln.label, ln.word_min, ln.word_max) == (b.label, b.word_min, b.word_max) and ln.in_range:
+                keep[ln.beat_index] = ln
+    fresh = template_narrate(product, story.beats, language)  # type: ignore[arg-type]
+    return [keep.get(b.index, fresh[i]) for i, b in enumerate(story.beats)], None
 
 
 def make_video(req: MakeRequest, ws: Workspace | None = None, log: Callable[[str], None] = print) -> Job:
-    """Run a whole job on the embedded default; returns the finished Job (artifacts inside)."""
+    """Run a whole job through the planner graph with the storyline auto-approved."""
+    from agents.graph import Planner, load_job
+
     ws = ws or Workspace(get_settings().workspace)
-    product: ProductInfo = load_product(req.product_path)
-    spec = resolve_spec(req)
-    language = spec.language or product.language
-    pid = product_id_for(product.name)
-    atomic_write_model(ws.product_dir(pid) / "product.json", product)
-    job = Job(id=ws.new_job_id(), product_id=pid, brief=spec)
-    run = JobRunner(ws, job, log)
-    render_spec = RenderSpec(aspect=spec.aspect, resolution_p=spec.resolution_p)
-
-    ing = run.step("ingest", lambda: run_tool("ingest_materials", {"product_id": pid, "paths": [req.materials_dir], "workspace": str(ws.root)}))
-    for sk in ing.skipped:
-        run.warn(f"skipped {sk.name}: {sk.reason}")
-    by_id = {m.id: m for m in ing.materials}
-    visual = [by_id[i] for i in ing.taken if by_id[i].kind in ("image", "video")]
-    if not visual:
-        raise InfeasibleError(f"no usable photos or clips in {req.materials_dir}",
-                              hint="add JPEG/PNG/WebP photos or MP4/MOV/MKV/WebM clips" + (" (the other files were skipped, see warnings)" if ing.skipped else ""))
-    music_path = None
-    if req.music_path:
-        mus = run.step("music", lambda: run_tool("ingest_materials", {"product_id": pid, "paths": [req.music_path], "workspace": str(ws.root)}))
-        if mus.skipped or not mus.taken or {m.id: m for m in mus.materials}[mus.taken[0]].kind != "audio":
-            reason = mus.skipped[0].reason if mus.skipped else "not an audio file"
-            run.warn(f"music not used: {reason}")
-        else:
-            music_path = {m.id: m for m in mus.materials}[mus.taken[0]].path
-
-    story: Storyline = run.step("storyline", lambda: run_tool("plan_storyline", {  # type: ignore[assignment]
-        "materials": [m.model_dump() for m in visual], "product": product.model_dump(), "duration_s": spec.duration_s,
-        "fps": render_spec.fps, "language": language}))
-    atomic_write_model(run.dir / "storyline.json", story)
-
-    lines: list[NarrationLine] = run.step("narrate", lambda: template_narrate(product, story.beats, language))  # type: ignore[assignment]
-    speech = run.step("tts", lambda: run_tool("synthesize_speech", {
-        "lines": [ln.model_dump() for ln in lines], "max_durations_s": [max(0.3, b.duration_s - TAIL_S - VOICE_LEAD_S) for b in story.beats],
-        "out_dir": str(run.dir / "voice")}))
-    sp = [{"path": ws.rel(c.path), "duration_s": c.duration_s} for c in speech.clips]  # type: ignore[attr-defined]
-
-    tl = build_timeline(job.id, story, lines, sp, render_spec, by_id, language, music_path)
-    atomic_write_model(run.dir / f"timeline.v{tl.version}.json", tl)
-    atomic_write_model(run.dir / "timeline.json", tl)
-    job.artifacts.timeline = ws.rel(run.dir / "timeline.json")
-
-    out = run.step("render", lambda: run_tool("render_timeline", {"timeline": tl.model_dump(), "workspace": str(ws.root), "out_dir": str(run.dir)}))
-    job.artifacts.video = ws.rel(out.video_path)  # type: ignore[attr-defined]
-    job.artifacts.subtitles_srt = ws.rel(out.srt_path)  # type: ignore[attr-defined]
-    if req.out_path:
-        dst = Path(req.out_path).expanduser()
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out.video_path, dst)  # type: ignore[attr-defined]
-    job.status = "done"
-    run.save()
-    return job
+    planner = Planner(ws, log)
+    job_id = planner.start(req, auto_approve=True)
+    return load_job(ws, job_id)

@@ -1,0 +1,250 @@
+"""The planner graph (LangGraph StateGraph, SQLite checkpointer).
+
+    brief → ingest → storyline → review ⏸ → narrate → tts → render → thumbnail → explain
+
+Every node calls tools through the registry and records its step in the job's job.json; the
+graph state is checkpointed after every node, so a killed job resumes from its last finished
+step (``resume_job``). ``review`` is a human-in-the-loop interrupt: the user approves or edits
+the storyline (skipped when ``auto_approve``). Nodes hold no algorithms.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any, Callable
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command, interrupt
+
+from agents.make import VOICE_LEAD_S, MakeRequest, build_timeline, narrate_lines, resolve_spec
+from agents.state import PlanState
+from tools.errors import AdReelError, InfeasibleError
+from tools.models import Job, Material, NarrationLine, ProductInfo, RenderSpec, Storyline, Timeline
+from tools.product import load_product
+from tools.registry import all_tools, run_tool
+from tools.tts import TAIL_S
+from tools.workspace import Workspace, atomic_write_model, product_id_for
+
+STEPS = ("brief", "ingest", "storyline", "review", "narrate", "tts", "render", "thumbnail", "explain")
+Log = Callable[[str], None]
+
+
+def _job_path(ws: Workspace, job_id: str) -> Path:
+    return ws.job_dir(job_id) / "job.json"
+
+
+def load_job(ws: Workspace, job_id: str) -> Job:
+    return Job.model_validate_json(_job_path(ws, job_id).read_text(encoding="utf-8"))
+
+
+def _update_job(ws: Workspace, job_id: str, **changes: Any) -> Job:
+    job = load_job(ws, job_id)
+    for k, v in changes.items():
+        if k == "step":
+            job.steps_done.append(v)
+        elif k == "warning":
+            job.warnings.append(v)
+        else:
+            setattr(job, k, v)
+    atomic_write_model(_job_path(ws, job_id), job)
+    return job
+
+
+def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: None):  # noqa: ANN201 - CompiledStateGraph
+    """Compile the planner graph over workspace ``ws``."""
+
+    def step(name: str, fn: Callable[[PlanState], dict[str, Any]]) -> Callable[[PlanState], dict[str, Any]]:
+        def node(state: PlanState) -> dict[str, Any]:
+            log(f"[{state['job_id']}] {name} …")
+            try:
+                out = fn(state)
+            except AdReelError as e:
+                _update_job(ws, state["job_id"], status="failed", error=f"step {name}: {e}")
+                raise
+            _update_job(ws, state["job_id"], step=name, status="running", error=None)
+            out.setdefault("steps_done", [name])
+            return out
+
+        return node
+
+    def brief(state: PlanState) -> dict[str, Any]:
+        req = MakeRequest.model_validate(state["request"])
+        product = load_product(req.product_path)
+        spec = resolve_spec(req)
+        pid = product_id_for(product.name)
+        atomic_write_model(ws.product_dir(pid) / "product.json", product)
+        _update_job(ws, state["job_id"], product_id=pid, brief=spec)
+        return {"spec": spec.model_dump(mode="json"), "product": product.model_dump(mode="json"), "product_id": pid,
+                "language": spec.language or product.language}
+
+    def ingest(state: PlanState) -> dict[str, Any]:
+        req = MakeRequest.model_validate(state["request"])
+        pid, notes = state["product_id"], []
+        ing = run_tool("ingest_materials", {"product_id": pid, "paths": [req.materials_dir], "workspace": str(ws.root)})
+        for sk in ing.skipped:  # type: ignore[attr-defined]
+            notes.append(f"skipped {sk.name}: {sk.reason}")
+            _update_job(ws, state["job_id"], warning=notes[-1])
+        by_id = {m.id: m for m in ing.materials}  # type: ignore[attr-defined]
+        visual = [by_id[i] for i in ing.taken if by_id[i].kind in ("image", "video")]  # type: ignore[attr-defined]
+        if not visual:
+            raise InfeasibleError(f"no usable photos or clips in {req.materials_dir}",
+                                  hint="add JPEG/PNG/WebP photos or MP4/MOV/MKV/WebM clips" + (" (the other files were skipped, see warnings)" if ing.skipped else ""))  # type: ignore[attr-defined]
+        music_path = None
+        if req.music_path:
+            mus = run_tool("ingest_materials", {"product_id": pid, "paths": [req.music_path], "workspace": str(ws.root)})
+            got = {m.id: m for m in mus.materials}  # type: ignore[attr-defined]
+            if mus.skipped or not mus.taken or got[mus.taken[0]].kind != "audio":  # type: ignore[attr-defined]
+                notes.append(f"music not used: {mus.skipped[0].reason if mus.skipped else 'not an audio file'}")  # type: ignore[attr-defined]
+                _update_job(ws, state["job_id"], warning=notes[-1])
+            else:
+                music_path = got[mus.taken[0]].path  # type: ignore[attr-defined]
+        return {"materials": [m.model_dump(mode="json") for m in visual], "music_path": music_path, "notes": notes}
+
+    def storyline(state: PlanState) -> dict[str, Any]:
+        spec = state["spec"]
+        story = run_tool("plan_storyline", {"materials": state["materials"], "product": state["product"], "duration_s": spec["duration_s"],
+                                            "fps": RenderSpec().fps, "language": state["language"]})
+        atomic_write_model(ws.job_dir(state["job_id"]) / "storyline.json", story)
+        return {"storyline": story.model_dump(mode="json")}
+
+    def review(state: PlanState) -> dict[str, Any]:
+        if state.get("auto_approve"):
+            return {}
+        decision = interrupt({"kind": "review_storyline", "storyline": state["storyline"]})
+        if isinstance(decision, dict) and decision.get("storyline"):
+            story = Storyline.model_validate(decision["storyline"])
+            atomic_write_model(ws.job_dir(state["job_id"]) / "storyline.json", story)
+            return {"storyline": story.model_dump(mode="json"), "notes": ["storyline edited by the user"]}
+        return {"notes": ["storyline approved"]}
+
+    def narrate(state: PlanState) -> dict[str, Any]:
+        story = Storyline.model_validate(state["storyline"])
+        product = ProductInfo.model_validate(state["product"])
+        lines, note = narrate_lines(product, story, state["language"], given=state.get("lines"))  # type: ignore[arg-type]
+        return {"lines": [ln.model_dump(mode="json") for ln in lines], "notes": [note] if note else []}
+
+    def tts(state: PlanState) -> dict[str, Any]:
+        story = Storyline.model_validate(state["storyline"])
+        out = run_tool("synthesize_speech", {"lines": state["lines"], "out_dir": str(ws.job_dir(state["job_id"]) / "voice"),
+                                              "max_durations_s": [max(0.3, b.duration_s - TAIL_S - VOICE_LEAD_S) for b in story.beats]})
+        return {"speech": [{"path": ws.rel(c.path), "duration_s": c.duration_s} for c in out.clips]}  # type: ignore[attr-defined]
+
+    def render(state: PlanState) -> dict[str, Any]:
+        jd = ws.job_dir(state["job_id"])
+        spec = state["spec"]
+        story = Storyline.model_validate(state["storyline"])
+        lines = [NarrationLine.model_validate(x) for x in state["lines"]]
+        mats = {m["id"]: Material.model_validate(m) for m in state["materials"]}
+        prev = state.get("timeline")
+        version = (prev["version"] + 1) if prev else 1
+        tl = build_timeline(state["job_id"], story, lines, state["speech"], RenderSpec(aspect=spec["aspect"], resolution_p=spec["resolution_p"]),
+                            mats, state["language"], state.get("music_path"), float(state.get("music_gain_db") or -14.0))
+        tl = tl.model_copy(update={"version": version})
+        atomic_write_model(jd / f"timeline.v{version}.json", tl)
+        atomic_write_model(jd / "timeline.json", tl)
+        out = run_tool("render_timeline", {"timeline": tl.model_dump(), "workspace": str(ws.root), "out_dir": str(jd)})
+        shutil.copyfile(out.video_path, jd / f"video.v{version}.mp4")  # type: ignore[attr-defined]
+        arts = dict(state.get("artifacts") or {})
+        arts.update(video=ws.rel(out.video_path), timeline=ws.rel(jd / "timeline.json"), subtitles_srt=ws.rel(out.srt_path))  # type: ignore[attr-defined]
+        req = MakeRequest.model_validate(state["request"])
+        if req.out_path:
+            dst = Path(req.out_path).expanduser()
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out.video_path, dst)  # type: ignore[attr-defined]
+        return {"timeline": tl.model_dump(mode="json"), "artifacts": arts}
+
+    def thumbnail(state: PlanState) -> dict[str, Any]:
+        return _optional_tool(state, "make_gif_thumbnail", "thumbnail_gif", "gif_path")
+
+    def explain(state: PlanState) -> dict[str, Any]:
+        return _optional_tool(state, "explain_excitement", "explanation_png", "png_path")
+
+    def _optional_tool(state: PlanState, tool: str, art_key: str, out_field: str) -> dict[str, Any]:
+        if tool not in all_tools():
+            return {}
+        jd = ws.job_dir(state["job_id"])
+        video = str(ws.abs(state["artifacts"]["video"]))
+        try:
+            out = run_tool(tool, {"video_path": video, "out_dir": str(jd)}).model_dump()
+        except AdReelError as e:  # a thumbnail or explanation failing must not lose the video
+            _update_job(ws, state["job_id"], warning=f"{tool} failed: {e}")
+            return {"notes": [f"{tool} failed: {e}"]}
+        path = out.get(out_field)
+        arts = dict(state["artifacts"])
+        if path:
+            arts[art_key] = ws.rel(path)
+        return {"artifacts": arts}
+
+    g = StateGraph(PlanState)
+    for name, fn in [("brief", brief), ("ingest", ingest), ("storyline", storyline), ("review", review), ("narrate", narrate),
+                     ("tts", tts), ("render", render), ("thumbnail", thumbnail), ("explain", explain)]:
+        g.add_node(name, step(name, fn))
+    g.add_edge(START, "brief")
+    for a, b in zip(STEPS, STEPS[1:]):
+        g.add_edge(a, b)
+    g.add_edge("explain", END)
+    return g.compile(checkpointer=checkpointer)
+
+
+def open_checkpointer(ws: Workspace) -> SqliteSaver:
+    """The SQLite checkpointer in the workspace (one file, shared by all jobs; thread = job id)."""
+    conn = sqlite3.connect(str(ws.inside("checkpoints.sqlite")), check_same_thread=False)
+    return SqliteSaver(conn)
+
+
+class Planner:
+    """Start, resume, review and edit jobs on one workspace (used by the CLI and the UI)."""
+
+    def __init__(self, ws: Workspace, log: Log = lambda m: None) -> None:
+        self.ws = ws
+        self.saver = open_checkpointer(ws)
+        self.graph = build_graph(ws, self.saver, log)
+
+    @staticmethod
+    def config(job_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": job_id}}
+
+    def start(self, req: MakeRequest, auto_approve: bool = True, job_id: str | None = None) -> str:
+        """Create a job and run it until it finishes or waits for review; returns the job id."""
+        job_id = job_id or self.ws.new_job_id()
+        atomic_write_model(self.ws.job_dir(job_id) / "job.json", Job(id=job_id, product_id="pending"))
+        self.graph.invoke({"job_id": job_id, "request": req.model_dump(), "auto_approve": auto_approve, "notes": [], "steps_done": []},
+                          self.config(job_id))
+        self._finish_if_done(job_id)
+        return job_id
+
+    def state(self, job_id: str) -> PlanState:
+        return self.graph.get_state(self.config(job_id)).values  # type: ignore[return-value]
+
+    def waiting_for(self, job_id: str) -> str | None:
+        """Name of the node the job is paused before or inside (None when finished)."""
+        snap = self.graph.get_state(self.config(job_id))
+        return snap.next[0] if snap.next else None
+
+    def resume(self, job_id: str, decision: dict[str, Any] | None = None) -> None:
+        """Continue a job: after a review decision, or from its last checkpoint after a crash."""
+        if self.waiting_for(job_id) == "review" and decision is not None:
+            self.graph.invoke(Command(resume=decision), self.config(job_id))
+        else:
+            self.graph.invoke(None, self.config(job_id))
+        self._finish_if_done(job_id)
+
+    def rerun_from(self, job_id: str, as_node: str, values: dict[str, Any]) -> None:
+        """Apply ``values`` as if node ``as_node`` had produced them, then run the rest of the graph."""
+        self.graph.update_state(self.config(job_id), values, as_node=as_node)
+        self.graph.invoke(None, self.config(job_id))
+        self._finish_if_done(job_id)
+
+    def _finish_if_done(self, job_id: str) -> None:
+        if self.waiting_for(job_id) is None:
+            st = self.state(job_id)
+            from tools.models import JobArtifacts
+
+            _update_job(self.ws, job_id, status="done", artifacts=JobArtifacts.model_validate(st.get("artifacts") or {}))
+
+    def timeline(self, job_id: str) -> Timeline | None:
+        tl = self.state(job_id).get("timeline")
+        return Timeline.model_validate(tl) if tl else None
