@@ -1,4 +1,5 @@
-"""AdReel entry point: the CLI (`python app.py make|demo|tools|tool|jobs`).
+"""AdReel entry point: the Gradio chat UI (`python app.py`, default) and the CLI
+(`python app.py make|demo|tools|tool|jobs|resume|ui`).
 
 Every command goes through the one tool registry in tools/registry.py. Errors print what
 happened and what to do, and exit non-zero (2: fix the input, 3: media problem, 4: missing
@@ -96,6 +97,26 @@ def cmd_jobs(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(a: argparse.Namespace) -> int:
+    from tools.settings import get_settings
+    from tools.workspace import Workspace
+    from ui.blocks import launch
+
+    launch(Workspace(get_settings().workspace), host=a.host, port=a.port)
+    return 0
+
+
+def cmd_resume(a: argparse.Namespace) -> int:
+    from agents.graph import Planner, load_job
+    from tools.settings import get_settings
+    from tools.workspace import Workspace
+
+    ws = Workspace(get_settings().workspace)
+    Planner(ws, log=lambda m: print(m, file=sys.stderr)).resume(a.job_id)
+    _print_json(load_job(ws, a.job_id).model_dump(mode="json"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="app.py", description="AdReel: persuasive promo videos from your own photos, clips and product facts.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -130,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("jobs", help="list jobs in the workspace")
     s.set_defaults(fn=cmd_jobs)
+
+    s = sub.add_parser("resume", help="resume a job from its last finished step (after a crash or kill)")
+    s.add_argument("job_id")
+    s.set_defaults(fn=cmd_resume)
+
+    s = sub.add_parser("ui", help="the Gradio chat UI (default when no command is given)")
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    s.add_argument("--port", type=int, default=7860)
+    s.set_defaults(fn=cmd_ui)
     return p
 
 
@@ -137,8 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     if not getattr(a, "fn", None):
-        parser.print_help()
-        return 0
+        a = parser.parse_args(["ui", *(argv or sys.argv[1:])])
     from tools.errors import AdReelError
 
     try:

@@ -1,0 +1,200 @@
+"""Gradio Blocks UI: chat, uploads, an editable storyline table, progress, the video, the GIF
+thumbnail, the explanation image and downloads.
+
+Each browser session has its own upload folder and job inside the workspace; uploaded files are
+copied under sanitised names (never used as given). Endpoints are named (``start``, ``approve``,
+``chat``) so ``gradio_client`` can drive them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from agents.edits import apply_edit, parse_edit
+from agents.graph import STEPS, Planner, load_job
+from agents.make import MakeRequest
+from tools.errors import AdReelError, ToolInputError
+from tools.ingest import AUDIO_EXT, IMAGE_EXT, VIDEO_EXT
+from tools.models import SCRIPT_LABELS, NarrationLine, Storyline, count_words
+from tools.workspace import Workspace, sanitize_filename
+
+MAX_FILES = 40
+MAX_FILE_MB = 500
+HEADERS = ["#", "shot", "in_s", "out_s", "label", "narration"]
+HELP = ("Edits I understand: 'shorter', 'make it 10 s', 'square version', 'put the texture shot first', "
+        "'make line 2 a call to action', 'calmer music', 'undo' (and the same in Chinese: 缩短, 方形, 第2句改成引导购买, 撤销 …).")
+
+
+def _table(story: dict | None, lines: list[dict] | None) -> list[list[Any]]:
+    if not story:
+        return []
+    text = {ln["beat_index"]: ln["text"] for ln in (lines or [])}
+    return [[b["index"] + 1, b["reason"].split(" shown")[0], round(b["in_s"], 2), round(b["out_s"], 2), b["label"], text.get(b["index"], "")]
+            for b in story["beats"]]
+
+
+def _outputs(planner: Planner, job_id: str | None) -> tuple[Any, Any, Any, Any, list[str]]:
+    if not job_id:
+        return [], None, None, None, []
+    st = planner.state(job_id)
+    arts = st.get("artifacts") or {}
+    ws = planner.ws
+
+    def p(key: str) -> str | None:
+        return str(ws.abs(arts[key])) if arts.get(key) else None
+
+    downloads = [x for x in (p("video"), p("subtitles_srt"), p("timeline"), p("otio")) if x]
+    return _table(st.get("storyline"), st.get("lines")), p("video"), p("thumbnail_gif"), p("explanation_png"), downloads
+
+
+def _save_uploads(ws: Workspace, session: dict, files: list[Any] | None) -> dict[str, Any]:
+    """Copy uploads into the session folder by kind; returns materials dir, product file, music file."""
+    up = ws.inside("uploads", session["id"])
+    mats = up / "materials"
+    mats.mkdir(parents=True, exist_ok=True)
+    product, music = None, None
+    files = files or []
+    if len(files) > MAX_FILES:
+        raise ToolInputError(f"{len(files)} files uploaded", hint=f"upload at most {MAX_FILES} files per video")
+    for f in files:
+        src = Path(f if isinstance(f, str) else getattr(f, "name", f["path"] if isinstance(f, dict) else str(f)))
+        if src.stat().st_size > MAX_FILE_MB * 1024 * 1024:
+            raise ToolInputError(f"{sanitize_filename(src.name)} is over {MAX_FILE_MB} MB", hint="trim or re-encode it")
+        name = sanitize_filename(src.name)
+        ext = Path(name).suffix.lower()
+        if ext in (".txt", ".json"):
+            product = up / f"product{ext}"
+            shutil.copyfile(src, product)
+        elif ext in AUDIO_EXT:
+            music = up / f"music{ext}"
+            shutil.copyfile(src, music)
+        else:
+            shutil.copyfile(src, mats / name)
+    return {"materials": mats, "product": product, "music": music}
+
+
+def build_ui(ws: Workspace) -> gr.Blocks:
+    planner_box: dict[str, Planner] = {}
+
+    def planner() -> Planner:
+        if "p" not in planner_box:
+            planner_box["p"] = Planner(ws)
+        return planner_box["p"]
+
+    def start(files: list[Any] | None, brief: str, history: list[dict], session: dict | None, progress: gr.Progress = gr.Progress()):  # noqa: B008
+        session = session or {"id": secrets.token_hex(8), "job": None}
+        history = list(history or []) + [{"role": "user", "content": brief or "(no brief)"}]
+        try:
+            up = _save_uploads(ws, session, files)
+            if up["product"] is None:
+                raise ToolInputError("no product facts uploaded", hint="upload a .txt (`名称：…` / `name: …` and `aspect：point、point` lines) or a ProductInfo .json")
+            req = MakeRequest(materials_dir=str(up["materials"]), product_path=str(up["product"]), music_path=str(up["music"]) if up["music"] else None, brief=brief or "")
+            pl = planner()
+            pl.graph  # noqa: B018 - built
+            progress(0.05, desc="planning")
+            job_id = pl.start(req, auto_approve=False)
+            session["job"] = job_id
+            job = load_job(ws, job_id)
+            msg = f"Here is the storyline for a {job.brief.duration_s:g} s {job.brief.aspect} video. Edit labels or narration in the table, then press Approve."
+            if job.warnings:
+                msg += "\n\n" + "\n".join(f"- {w}" for w in job.warnings)
+            history.append({"role": "assistant", "content": msg})
+        except AdReelError as e:
+            history.append({"role": "assistant", "content": f"⚠️ {e.message}" + (f"\n\nWhat to do: {e.hint}" if e.hint else "")})
+        return (history, session, *_outputs(planner(), session.get("job")))
+
+    def approve(table: Any, history: list[dict], session: dict | None, progress: gr.Progress = gr.Progress()):  # noqa: B008
+        history = list(history or [])
+        session = session or {"id": secrets.token_hex(8), "job": None}
+        job_id = session.get("job")
+        try:
+            if not job_id:
+                raise ToolInputError("there is no storyline to approve yet", hint="upload material and product facts, write a brief and press Send")
+            pl = planner()
+            st = pl.state(job_id)
+            decision: dict[str, Any] = {"approve": True}
+            rows = table.values.tolist() if hasattr(table, "values") else (table or [])
+            if rows and pl.waiting_for(job_id) == "review":
+                story = Storyline.model_validate(st["storyline"])
+                beats, user_lines = list(story.beats), []
+                for row in rows:
+                    i = int(row[0]) - 1
+                    if not 0 <= i < len(beats):
+                        continue
+                    label = str(row[4]).strip()
+                    if label and label != beats[i].label:
+                        if any(part not in SCRIPT_LABELS for part in label.split("+")):
+                            raise ToolInputError(f"row {i + 1}: unknown label {label!r}", hint=f"use one of: {', '.join(SCRIPT_LABELS)}")
+                        beats[i] = beats[i].model_copy(update={"label": label})
+                    text = str(row[5] or "").strip()
+                    if text:
+                        b = beats[i]
+                        user_lines.append(NarrationLine(beat_index=i, label=b.label, text=text, language=st["language"], word_min=b.word_min,
+                                                        word_max=max(b.word_max, count_words(text, st["language"])), source="user").model_dump(mode="json"))
+                decision = {"storyline": Storyline(beats=beats).model_dump(mode="json")}
+                if user_lines:
+                    pl.graph.update_state(pl.config(job_id), {"lines": user_lines})
+            total = len(STEPS)
+            progress(4 / total, desc="narrating, speaking, rendering")
+            pl.resume(job_id, decision)
+            job = load_job(ws, job_id)
+            history.append({"role": "assistant", "content": f"Done: version {pl.timeline(job_id).version} is ready. " + HELP
+                            + ("".join(f"\n- {w}" for w in job.warnings) if job.warnings else "")})
+        except AdReelError as e:
+            history.append({"role": "assistant", "content": f"⚠️ {e.message}" + (f"\n\nWhat to do: {e.hint}" if e.hint else "")})
+        return (history, session, *_outputs(planner(), job_id))
+
+    def chat(message: str, history: list[dict], session: dict | None, progress: gr.Progress = gr.Progress()):  # noqa: B008
+        history = list(history or []) + [{"role": "user", "content": message}]
+        session = session or {"id": secrets.token_hex(8), "job": None}
+        job_id = session.get("job")
+        try:
+            edit = parse_edit(message or "")
+            if not job_id or planner().timeline(job_id) is None:
+                reply = "Upload photos/clips and product facts, write a brief, then press Send to start."
+            elif edit is None:
+                reply = "I did not recognise an edit. " + HELP
+            else:
+                progress(0.3, desc=f"applying: {edit.kind}")
+                reply = apply_edit(planner(), job_id, edit) + f" (version {planner().timeline(job_id).version})"
+        except AdReelError as e:
+            reply = f"⚠️ {e.message}" + (f"\n\nWhat to do: {e.hint}" if e.hint else "")
+        history.append({"role": "assistant", "content": reply})
+        return (history, session, *_outputs(planner(), job_id))
+
+    with gr.Blocks(title="AdReel") as demo:
+        session = gr.State(None)
+        gr.Markdown("## AdReel — promo videos from your own photos, clips and product facts")
+        with gr.Row():
+            with gr.Column(scale=5):
+                chatbot = gr.Chatbot(label="Chat", height=420, elem_id="chat")
+                files = gr.File(label="Photos, clips, music, product facts (.txt/.json)", file_count="multiple", elem_id="uploads")
+                brief = gr.Textbox(label="Brief", placeholder="15 s vertical video for Double 11, stress the texture, upbeat", elem_id="brief")
+                send = gr.Button("Send", variant="primary", elem_id="send")
+                msg = gr.Textbox(label="Edit by chat", placeholder="shorter · square version · make line 2 a call to action · undo", elem_id="edit")
+            with gr.Column(scale=6):
+                table = gr.Dataframe(headers=HEADERS, label="Storyline (edit label and narration, then Approve)", interactive=True, wrap=True, elem_id="storyline")
+                approve_btn = gr.Button("Approve storyline", elem_id="approve")
+                video = gr.Video(label="Video", elem_id="video")
+                with gr.Row():
+                    gif = gr.Image(label="GIF thumbnail", elem_id="gif")
+                    expl = gr.Image(label="Why it is exciting", elem_id="explanation")
+                downloads = gr.File(label="Downloads (MP4, SRT, timeline, OTIO)", file_count="multiple", elem_id="downloads")
+        outs = [chatbot, session, table, video, gif, expl, downloads]
+        send.click(start, [files, brief, chatbot, session], outs, api_name="start")
+        approve_btn.click(approve, [table, chatbot, session], outs, api_name="approve")
+        msg.submit(chat, [msg, chatbot, session], outs, api_name="chat").then(lambda: "", None, msg)
+    demo.queue(default_concurrency_limit=2)
+    return demo
+
+
+def launch(ws: Workspace, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
+    demo = build_ui(ws)
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, max_file_size=f"{MAX_FILE_MB}mb",
+                allowed_paths=[str(ws.root / "jobs")], show_error=True)
+    return demo
