@@ -2,7 +2,7 @@
 # AdReel set-up and entry point.
 #   ./run.sh demo            install what is missing, then make a sample video (adreel-demo.mp4)
 #   ./run.sh test [ARGS]     install what is missing, then run the test suite (pytest ARGS)
-#   ./run.sh bench [ARGS]    run the long benchmarks (off in the default suite)
+#   ./run.sh bench [NAMES]   run the long benchmarks in tests/benchmarks (off in the default suite)
 #   ./run.sh [APP ARGS]      anything else goes to `python app.py` (make, tools, tool, jobs …)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -62,6 +62,9 @@ cmd=${1:-demo}
 case "$cmd" in
   demo) shift || true; exec "$VENV/bin/python" app.py demo "$@" ;;
   test) shift; exec "$VENV/bin/python" -m pytest "$@" ;;
-  bench) shift; exec "$VENV/bin/python" -m pytest -m benchmark -p no:cacheprovider "$@" ;;
+  bench) shift
+    # long benchmarks, off in the default suite: every script, or the ones named (e.g. ./run.sh bench render)
+    names=("$@"); [ ${#names[@]} -eq 0 ] && names=($(ls tests/benchmarks/bench_*.py | sed 's#.*/bench_##; s#\.py$##'))
+    for n in "${names[@]}"; do log "benchmark $n"; "$VENV/bin/python" "tests/benchmarks/bench_$n.py"; done ;;
   *) exec "$VENV/bin/python" app.py "$@" ;;
 esac

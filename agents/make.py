@@ -10,7 +10,6 @@ from typing import Callable
 from pydantic import BaseModel, ValidationError
 
 from agents.brief import parse_brief
-from tools._template_narrator import narrate as template_narrate
 from tools.errors import ToolInputError
 from tools.models import BriefSpec, Job, Material, MusicClip, NarrationLine, ProductInfo, RenderSpec, Storyline, Timeline, VideoClip, VoiceClip
 from tools.settings import get_settings
@@ -88,8 +87,11 @@ def narrate_lines(product: ProductInfo, story: Storyline, language: str, given: 
             b = story.beats[ln.beat_index]
             if (ln.label, ln.word_min, ln.word_max) == (b.label, b.word_min, b.word_max) and ln.in_range:
                 keep[ln.beat_index] = ln
-    fresh = template_narrate(product, story.beats, language)  # type: ignore[arg-type]
-    return [keep.get(b.index, fresh[i]) for i, b in enumerate(story.beats)], None
+    from tools.narrator import narrate_story_beats
+
+    todo = [b for b in story.beats if b.index not in keep]
+    fresh = dict(zip([b.index for b in todo], narrate_story_beats(product, todo, language))) if todo else {}  # type: ignore[arg-type]
+    return [keep.get(b.index) or fresh[b.index] for b in story.beats], None
 
 
 def make_video(req: MakeRequest, ws: Workspace | None = None, log: Callable[[str], None] = print) -> Job:

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.brief import parse_brief
-from tools._template_narrator import fit_to_range, narrate
+from tools.narrator import narrate_story_beats
 from tools.errors import InfeasibleError, ToolInputError
-from tools.models import Material, ProductInfo, count_words
+from tools.models import Material, ProductInfo
 from tools.product import load_product, parse_product_text
 from tools.registry import run_tool
 from tools.storyline import word_range
@@ -98,18 +98,9 @@ def test_storyline_fills_duration_exactly_or_says_why(n_img: int, clips: list[fl
     assert all((b.word_min, b.word_max) == word_range(b.duration_s, "zh") for b in s.beats)
 
 
-@settings(max_examples=300, deadline=None)
-@given(lo=st.integers(1, 60), width=st.integers(1, 8), lang=st.sampled_from(["zh", "en"]),
-       parts=st.lists(st.text(alphabet="包容量大防水 abcxyz，,", min_size=0, max_size=40), max_size=5))
-def test_template_fit_is_always_in_range(lo: int, width: int, lang: str, parts: list[str]) -> None:
-    hi = lo + width
-    text = fit_to_range(parts, lo, hi, lang, ["真的很不错", "值得拥有"] if lang == "zh" else ["you will love it"])  # type: ignore[arg-type]
-    assert lo <= count_words(text, lang) <= hi  # type: ignore[arg-type]
-
-
-def test_template_narration_uses_only_this_products_facts() -> None:
+def test_narration_of_planned_beats_uses_this_products_facts() -> None:
     s = run_tool("plan_storyline", {"materials": _mats(4, []), "product": PRODUCT.model_dump(), "duration_s": 12, "language": "zh"})
-    lines = narrate(PRODUCT, s.beats, "zh")
+    lines = narrate_story_beats(PRODUCT, s.beats, "zh")
     assert [ln.label for ln in lines][0] == "产品推荐" and lines[-1].label == "引导购买"
     assert all(ln.in_range for ln in lines)
     assert "好包" in lines[0].text and any("买一送一" in ln.text for ln in lines)

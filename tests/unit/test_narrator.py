@@ -1,0 +1,160 @@
+"""Embedded narrator: exact length, label vocabulary, grounding in this product's facts, prompts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tools.errors import ToolInputError
+from tools.models import SCRIPT_LABELS, AspectPoints, ProductInfo, count_words
+from tools.narrator import (
+    NarrateInput,
+    NarrationBeat,
+    fit_line,
+    narrate_storyline,
+    short_name,
+    validate_line,
+)
+
+ZH_TEXT = st.text(alphabet=st.sampled_from(list("这款面霜真的很好用，质地轻薄。保湿！吸收快 ab12")), min_size=0, max_size=80)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=ZH_TEXT, lo=st.integers(0, 40), width=st.integers(0, 8), lang=st.sampled_from(["zh", "en"]))
+def test_fit_line_always_lands_in_range(text, lo, width, lang):
+    hi = max(lo + width, 1)
+    out = fit_line(text, lo, hi, lang, extras=["玻尿酸" if lang == "zh" else "hyaluronic acid"])
+    assert out.strip()
+    assert validate_line(out, lo, hi, lang) is None, (out, lo, hi)
+
+
+def test_fit_line_prefers_whole_clauses_and_keeps_in_range_text():
+    s = "这款面霜很好用，质地轻薄，吸收很快。"
+    assert fit_line(s, count_words(s, "zh") - 2, count_words(s, "zh") + 2, "zh") == s
+    cut = fit_line(s, 5, 9, "zh")
+    assert cut.startswith("这款面霜很好用") and 5 <= count_words(cut, "zh") <= 9
+
+
+def _product() -> ProductInfo:
+    return ProductInfo(name="青禾山茶花修护面霜", language="zh", aspects=[
+        AspectPoints(aspect="功效", points=["修护屏障", "保湿锁水"]),
+        AspectPoints(aspect="成分/材质", points=["山茶花精粹", "神经酰胺"]),
+        AspectPoints(aspect="质地", points=["乳霜质地", "清爽不黏腻"]),
+        AspectPoints(aspect="活动优惠", points=["买一送一"]),
+    ])
+
+
+BEATS = [("产品推荐", 10, 16), ("痛点铺垫", 8, 14), ("质地/成分/材质", 12, 18), ("产品功效", 20, 26),
+         ("产品试用", 6, 12), ("引导购买", 14, 20)]
+
+
+@pytest.fixture(scope="module")
+def story():
+    beats = [NarrationBeat(label=lab, word_min=a, word_max=b) for lab, a, b in BEATS]
+    return narrate_storyline(NarrateInput(product=_product(), beats=beats))
+
+
+def test_every_line_in_range_and_labelled(story):
+    assert len(story.lines) == len(BEATS)
+    for ln, (lab, a, b) in zip(story.lines, BEATS):
+        assert ln.in_range and a <= count_words(ln.text, "zh") <= b
+        assert ln.label == lab
+    assert not any(story.predicted_labels)
+
+
+def test_lines_never_carry_other_products_or_unsupported_codes(story):
+    """Grounding: no other corpus product's short name, and no digits/Latin codes the facts lack."""
+    from tools.narrator import default_corpus
+
+    prod = _product()
+    blob = prod.name + "".join(p for _, p in prod.points())
+    others = {short_name(ProductInfo(name=n), "zh") for n in default_corpus("zh").products}
+    for ln in story.lines:
+        for code in re.findall(r"[A-Za-z0-9]+", ln.text):
+            assert code in blob, f"unsupported code {code!r} in {ln.text!r}"
+        for o in others:
+            if len(o) >= 4 and o not in blob:
+                assert o not in ln.text, f"other product {o!r} named in {ln.text!r}"
+
+
+def test_story_uses_this_products_facts_and_name(story):
+    text = "".join(ln.text for ln in story.lines)
+    facts = [p for _, p in _product().points()]
+    assert sum(f in text for f in facts) >= 3
+    assert short_name(_product(), "zh") in text
+
+
+def test_predicted_labels_are_in_vocabulary_and_deterministic():
+    beats = [NarrationBeat(word_min=a, word_max=b) for _, a, b in BEATS]
+    a = narrate_storyline(NarrateInput(product=_product(), beats=beats, seed=3))
+    b = narrate_storyline(NarrateInput(product=_product(), beats=beats, seed=3))
+    assert [x.text for x in a.lines] == [x.text for x in b.lines]
+    assert all(a.predicted_labels)
+    for ln in a.lines:
+        assert all(p in SCRIPT_LABELS for p in ln.label.split("+"))
+        assert ln.in_range
+    # no facts for certificates / production: those labels are never predicted
+    assert not {"鉴定展示", "安全认证", "生产过程"} & {ln.label for ln in a.lines}
+
+
+def test_english_and_user_copy():
+    prod = ProductInfo(name="Aero Trail Backpack", language="en", aspects=[
+        AspectPoints(aspect="features", points=["padded laptop sleeve", "water-resistant nylon shell"])])
+    beats = [NarrationBeat(label="产品推荐", word_min=6, word_max=10), NarrationBeat(label="质地/成分/材质", word_min=4, word_max=8)]
+    from tools.registry import get_tool
+
+    out = get_tool("narrate_storyline")({"product": prod.model_dump(), "beats": [b.model_dump() for b in beats],
+                             "extra_copy": [{"text": "Carry everything you need, all day long.", "label": "产品推荐"}]})
+    assert all(ln.in_range and ln.language == "en" for ln in out.lines)
+    assert out.provenance[0].startswith("user:")
+
+
+def test_leave_product_out_excludes_its_copy(esync_dev):
+    from tools.esync import load_esync
+    from tools.narrator import EmbeddedNarrator, default_corpus
+
+    v = load_esync(esync_dev)[0]
+    nar = EmbeddedNarrator(default_corpus("zh"))
+    own = {ln.uid for ln in default_corpus("zh").lines if ln.product == v.product.name}
+    beats = [NarrationBeat(label=c.label, word_min=c.word_min, word_max=c.word_max, rel_pos=c.rel_pos) for c in v.clips]
+    res = nar.narrate(v.product, beats, "zh", exclude_products=[v.product.name])
+    assert all(p.removeprefix("corpus:") not in own for p in res.provenance)
+    assert all(ln.in_range for ln in res.lines)
+    assert all(ln.text != c.text for ln, c in zip(res.lines, v.clips))
+
+
+def test_bad_input_is_a_clear_tool_error():
+    from tools.registry import get_tool
+
+    tool = get_tool("narrate_storyline")
+    with pytest.raises(ToolInputError, match="word_min"):
+        tool({"product": _product().model_dump(), "beats": [{"word_min": 9, "word_max": 3}]})
+    with pytest.raises(ToolInputError, match="label"):
+        tool({"product": _product().model_dump(), "beats": [{"label": "不存在", "word_min": 3, "word_max": 9}]})
+
+
+def test_prompts_follow_figure6():
+    from prompts import load_labels, render_narrator_messages
+
+    assert [lab["zh"] for lab in load_labels()] == list(SCRIPT_LABELS)
+    clips = [{"word_min": 10, "word_max": 16, "label": "产品推荐"}, {"word_min": 8, "word_max": 14}]
+    msgs = render_narrator_messages(_product(), clips, 1, previous=[("产品推荐", "青禾面霜，修护屏障。")])
+    assert msgs[0]["role"] == "system" and "质地/成分/材质" in msgs[0]["content"]
+    assert "名称：青禾山茶花修护面霜" in msgs[1]["content"] and "10-16" in msgs[1]["content"]
+    assert msgs[2]["content"].startswith("好的，剧本类型为：产品推荐")
+    assert "8-14" in msgs[3]["content"] and "100%" in msgs[3]["content"]
+    en = render_narrator_messages(_product().model_copy(update={"language": "en"}), clips, 0, language="en")
+    assert "word count requirement is 10-16 words" in en[1]["content"]
+
+
+def test_esync_reader(esync_dev):
+    from tools.esync import load_esync
+
+    v = load_esync(esync_dev)
+    assert len(v) == 288 and sum(len(x.clips) for x in v) == 2008
+    c = v[0].clips[0]
+    assert (c.word_min, c.word_max, c.label) == (22, 28, "产品推荐") and c.text.startswith("没错")
+    assert v[0].product.aspects[0].aspect == "痛点"
