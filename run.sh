@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # AdReel set-up and entry point.
+#   ./run.sh setup           install what is missing, nothing else
 #   ./run.sh demo            install what is missing, then make a sample video (adreel-demo.mp4)
 #   ./run.sh test [ARGS]     install what is missing, then run the test suite (pytest ARGS)
 #   ./run.sh bench [NAMES]   run the long benchmarks in tests/benchmarks (off in the default suite)
@@ -17,6 +18,7 @@ install_debian() {
   command -v ffmpeg >/dev/null || need+=(ffmpeg)
   command -v ffprobe >/dev/null || need+=(ffmpeg)
   command -v espeak-ng >/dev/null || need+=(espeak-ng)
+  if [ "${1:-}" = test ]; then command -v chromium >/dev/null || need+=(chromium); fi   # the browser test
   command -v fc-list >/dev/null && fc-list :lang=zh family | grep -qi "CJK\|WenQuanYi" || need+=(fonts-noto-cjk fonts-wqy-microhei fontconfig)
   [ ${#need[@]} -eq 0 ] && return 0
   log "installing Debian packages: ${need[*]}"
@@ -31,7 +33,7 @@ install_debian() {
 
 install_python() {
   local stamp="$VENV/.adreel-stamp" want
-  want=$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+  want=$(cat requirements.lock requirements-clip.txt pyproject.toml | sha256sum | cut -c1-16)
   if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   local PY=${PYTHON:-}
   if [ -z "$PY" ]; then
@@ -45,6 +47,7 @@ install_python() {
   local cons; cons=$(mktemp); echo "$TORCH_PIN" > "$cons"
   grep -viE '^torch==' requirements.lock > "$cons.req"
   "$VENV/bin/pip" install -q -c "$cons" -r "$cons.req"
+  "$VENV/bin/pip" install -q --no-deps -r requirements-clip.txt   # open_clip without its torchvision (see file)
   "$VENV/bin/pip" install -q --no-deps -e .
   rm -f "$cons" "$cons.req"
   echo "$want" > "$stamp"
@@ -55,11 +58,12 @@ export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export NUMBA_CACHE_DIR=${NUMBA_CACHE_DIR:-$ROOT/workspace/cache/numba}
 export PYTHONUNBUFFERED=1
 
-install_debian
+install_debian "${1:-demo}"
 install_python
 
 cmd=${1:-demo}
 case "$cmd" in
+  setup) exit 0 ;;
   demo) shift || true; exec "$VENV/bin/python" app.py demo "$@" ;;
   test) shift; exec "$VENV/bin/python" -m pytest "$@" ;;
   bench) shift

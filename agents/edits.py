@@ -87,7 +87,8 @@ def _snapshot(planner: Planner, job_id: str) -> None:
     st = planner.state(job_id)
     tl = st.get("timeline")
     if tl:
-        keep = {k: st.get(k) for k in ("spec", "storyline", "lines", "speech", "timeline", "artifacts", "music_gain_db")}
+        keep = {k: st.get(k) for k in ("spec", "storyline", "lines", "speech", "timeline", "artifacts", "music_gain_db", "music",
+                                       "music_path", "music_offset_s")}
         atomic_write_json(planner.ws.job_dir(job_id) / f"state.v{tl['version']}.json", keep)
 
 
@@ -116,6 +117,10 @@ def apply_edit(planner: Planner, job_id: str, edit: Edit) -> str:
         spec["aspect"] = edit.value
         planner.rerun_from(job_id, "tts", {"spec": spec})
         return f"re-rendered at {edit.value}"
+    if edit.kind == "mood" and (st.get("music") or {}).get("source") == "generated":
+        spec["mood"], spec["tempo_bpm"] = edit.value, None
+        planner.rerun_from(job_id, "ingest", {"spec": spec, "auto_approve": True, "lines": None})
+        return f"new {'calmer' if edit.value == 'relaxed' else 'livelier'} music; shots re-cut to its bars"
     if edit.kind == "mood":
         gain = float(st.get("music_gain_db") or -14.0) + (-6.0 if edit.value == "relaxed" else 4.0)
         spec["mood"] = edit.value

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,7 +29,9 @@ from tools.registry import all_tools, run_tool
 from tools.tts import TAIL_S
 from tools.workspace import Workspace, atomic_write_model, product_id_for
 
-STEPS = ("brief", "ingest", "storyline", "review", "narrate", "tts", "render", "thumbnail", "explain")
+STEPS = ("brief", "ingest", "music", "storyline", "review", "narrate", "tts", "render", "thumbnail", "explain")
+#: Tempo of generated background music by wanted mood (EaMD classes): faster for higher arousal.
+MOOD_TEMPO_BPM = {"excited": 124.0, "tense": 112.0, "neutral": 100.0, "fearful": 96.0, "relaxed": 84.0, "sad": 72.0}
 Log = Callable[[str], None]
 
 
@@ -47,6 +50,8 @@ def _update_job(ws: Workspace, job_id: str, **changes: Any) -> Job:
             job.steps_done.append(v)
         elif k == "warning":
             job.warnings.append(v)
+        elif k == "timing":
+            job.step_times_s[v[0]] = round(v[1], 3)
         else:
             setattr(job, k, v)
     atomic_write_model(_job_path(ws, job_id), job)
@@ -59,12 +64,13 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
     def step(name: str, fn: Callable[[PlanState], dict[str, Any]]) -> Callable[[PlanState], dict[str, Any]]:
         def node(state: PlanState) -> dict[str, Any]:
             log(f"[{state['job_id']}] {name} …")
+            t0 = time.perf_counter()
             try:
                 out = fn(state)
             except AdReelError as e:
                 _update_job(ws, state["job_id"], status="failed", error=f"step {name}: {e}")
                 raise
-            _update_job(ws, state["job_id"], step=name, status="running", error=None)
+            _update_job(ws, state["job_id"], step=name, status="running", error=None, timing=(name, time.perf_counter() - t0))
             out.setdefault("steps_done", [name])
             return out
 
@@ -86,11 +92,13 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         ing = run_tool("ingest_materials", {"product_id": pid, "paths": [req.materials_dir], "workspace": str(ws.root)})
         for sk in ing.skipped:  # type: ignore[attr-defined]
             notes.append(f"skipped {sk.name}: {sk.reason}")
+            log(f"warning: {notes[-1]}")
             _update_job(ws, state["job_id"], warning=notes[-1])
         by_id = {m.id: m for m in ing.materials}  # type: ignore[attr-defined]
         visual = [by_id[i] for i in ing.taken if by_id[i].kind in ("image", "video")]  # type: ignore[attr-defined]
         if not visual:
-            raise InfeasibleError(f"no usable photos or clips in {req.materials_dir}",
+            skipped = "; ".join(f"{sk.name} ({sk.reason.split(' — ')[0]})" for sk in ing.skipped)  # type: ignore[attr-defined]
+            raise InfeasibleError(f"no usable photos or clips in {req.materials_dir}" + (f"; skipped: {skipped}" if skipped else ""),
                                   hint="add JPEG/PNG/WebP photos or MP4/MOV/MKV/WebM clips" + (" (the other files were skipped, see warnings)" if ing.skipped else ""))  # type: ignore[attr-defined]
         music_path = None
         if req.music_path:
@@ -103,12 +111,37 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
                 music_path = got[mus.taken[0]].path  # type: ignore[attr-defined]
         return {"materials": [m.model_dump(mode="json") for m in visual], "music_path": music_path, "notes": notes}
 
+    def music(state: PlanState) -> dict[str, Any]:
+        """Analyse the user's track, or generate one for the wanted mood: either way a bar grid."""
+        spec, notes = state["spec"], []
+        if state.get("music_path"):
+            ma = run_tool("analyze_music", {"path": str(ws.abs(state["music_path"])), "tempo_hint_bpm": spec.get("tempo_bpm")})
+            path = state["music_path"]
+        else:
+            mood = spec.get("mood") or "excited"
+            tempo = spec.get("tempo_bpm") or MOOD_TEMPO_BPM.get(mood, 100.0)
+            ma = run_tool("generate_music", {"out_dir": str(ws.job_dir(state["job_id"]) / "music"), "tempo_bpm": tempo, "mood": mood,
+                                             "duration_s": float(spec["duration_s"]) + 1.0})
+            path = ws.rel(ma.path)  # type: ignore[attr-defined]
+            notes.append(f"generated {mood} background music at {tempo:g} bpm")
+        atomic_write_model(ws.job_dir(state["job_id"]) / "music.json", ma)
+        return {"music": ma.model_dump(mode="json"), "music_path": path, "notes": notes}
+
     def storyline(state: PlanState) -> dict[str, Any]:
-        spec = state["spec"]
+        spec, notes = state["spec"], []
+        ma = state.get("music") or {}
+        bars = ma.get("bars_s") or []
+        offset = bars[0] if bars else 0.0
+        grid = [round(b - offset, 6) for b in bars[1:]]
         story = run_tool("plan_storyline", {"materials": state["materials"], "product": state["product"], "duration_s": spec["duration_s"],
-                                            "fps": RenderSpec().fps, "language": state["language"]})
+                                            "fps": RenderSpec().fps, "language": state["language"], "cut_grid_s": grid})
+        fps = RenderSpec().fps
+        cuts = [round(sum(b.duration_s for b in story.beats[: i + 1]) * fps) for i in range(len(story.beats) - 1)]  # type: ignore[attr-defined]
+        grid_f = {round(g * fps) for g in grid}
+        if grid and not all(c in grid_f for c in cuts):
+            notes.append("the material could not be cut on the music's bars everywhere; some cuts fall between bars")
         atomic_write_model(ws.job_dir(state["job_id"]) / "storyline.json", story)
-        return {"storyline": story.model_dump(mode="json")}
+        return {"storyline": story.model_dump(mode="json"), "music_offset_s": offset, "notes": notes}
 
     def review(state: PlanState) -> dict[str, Any]:
         if state.get("auto_approve"):
@@ -141,7 +174,8 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         prev = state.get("timeline")
         version = (prev["version"] + 1) if prev else 1
         tl = build_timeline(state["job_id"], story, lines, state["speech"], RenderSpec(aspect=spec["aspect"], resolution_p=spec["resolution_p"]),
-                            mats, state["language"], state.get("music_path"), float(state.get("music_gain_db") or -14.0))
+                            mats, state["language"], state.get("music_path"), float(state.get("music_gain_db") or -14.0),
+                            music_offset_s=float(state.get("music_offset_s") or 0.0))
         tl = tl.model_copy(update={"version": version})
         atomic_write_model(jd / f"timeline.v{version}.json", tl)
         atomic_write_model(jd / "timeline.json", tl)
@@ -179,7 +213,7 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         return {"artifacts": arts}
 
     g = StateGraph(PlanState)
-    for name, fn in [("brief", brief), ("ingest", ingest), ("storyline", storyline), ("review", review), ("narrate", narrate),
+    for name, fn in [("brief", brief), ("ingest", ingest), ("music", music), ("storyline", storyline), ("review", review), ("narrate", narrate),
                      ("tts", tts), ("render", render), ("thumbnail", thumbnail), ("explain", explain)]:
         g.add_node(name, step(name, fn))
     g.add_edge(START, "brief")

@@ -55,7 +55,8 @@ def resolve_spec(req: MakeRequest) -> BriefSpec:
 
 
 def build_timeline(job_id: str, story: Storyline, lines: list[NarrationLine], speech: list[dict], spec: RenderSpec,
-                   materials: dict[str, Material], language: str, music_path: str | None, music_gain_db: float = -14.0) -> Timeline:
+                   materials: dict[str, Material], language: str, music_path: str | None, music_gain_db: float = -14.0,
+                   music_offset_s: float = 0.0) -> Timeline:
     """Place shots, voice lines and subtitles on the timeline."""
     video, voice, subs, t = [], [], [], 0.0
     k_still = 0
@@ -73,7 +74,7 @@ def build_timeline(job_id: str, story: Storyline, lines: list[NarrationLine], sp
         subs += cues_for_line(line.text, line.language, spec.aspect, v_start, v_start + sp["duration_s"])
         t += beat.duration_s
     duration = round(sum(b.duration_s for b in story.beats), 6)
-    music = [MusicClip(path=music_path, duration_s=duration, gain_db=music_gain_db)] if music_path else []
+    music = [MusicClip(path=music_path, offset_s=music_offset_s, duration_s=duration, gain_db=music_gain_db)] if music_path else []
     return Timeline(job_id=job_id, duration_s=duration, render=spec, language=language, video=video, voice=voice,  # type: ignore[arg-type]
                     music=music, subtitles=subs, narration=lines)
 

@@ -19,6 +19,7 @@ class PlanState(TypedDict, total=False):
     music_path: str | None
     music: dict[str, Any] | None   # MusicAnalysis when available
     music_gain_db: float           # music level before ducking (chat: "calmer music")
+    music_offset_s: float          # where the first bar starts in the music file (timeline 0 = a downbeat)
     storyline: dict[str, Any]      # Storyline
     auto_approve: bool
     lines: list[dict[str, Any]]    # NarrationLine

@@ -482,6 +482,8 @@ class Job(Model):
     """Overall state."""
     warnings: list[str] = Field(default_factory=list)
     """Things the user should know (skipped files, fallbacks taken)."""
+    step_times_s: dict[str, float] = Field(default_factory=dict)
+    """Wall time of the last run of each step."""
     error: str | None = None
     """Why the job failed, if it did."""
     artifacts: JobArtifacts = Field(default_factory=JobArtifacts)

@@ -74,6 +74,44 @@ def allocate_frames(capacities_f: list[int], total_f: int) -> list[int]:
     return alloc
 
 
+def allocate_on_grid(caps_s: list[float], duration_s: float, grid_s: list[float], fps: int, min_shot_s: float) -> list[int] | None:
+    """Cut points on ``grid_s`` (bar boundaries) splitting [0, duration_s] into one span per
+    material in order, each within its capacity and at least ``min_shot_s``, as even as
+    possible (least squares, exact DP). Returns frame counts, or None when no such split exists.
+    Grid times are rounded to whole frames, so each cut lies within half a frame of its bar."""
+    total_f = round(duration_s * fps)
+    pts = sorted({round(g * fps) for g in grid_s if 0 < round(g * fps) < total_f})
+    bounds = [0, *pts, total_f]
+    n, m = len(caps_s), len(bounds)
+    target = total_f / n
+    min_f = math.ceil(min_shot_s * fps - 1e-9)
+    inf = float("inf")
+    # best[k][j]: cost of covering bounds[0..j] with the first k shots
+    best = [[inf] * m for _ in range(n + 1)]
+    prev = [[-1] * m for _ in range(n + 1)]
+    best[0][0] = 0.0
+    for k in range(1, n + 1):
+        cap_f = math.floor(caps_s[k - 1] * fps + 1e-9)
+        for j in range(1, m):
+            for i in range(j):
+                if best[k - 1][i] == inf:
+                    continue
+                span = bounds[j] - bounds[i]
+                if span < min_f or span > cap_f:
+                    continue
+                c = best[k - 1][i] + (span - target) ** 2
+                if c < best[k][j]:
+                    best[k][j], prev[k][j] = c, i
+    if best[n][m - 1] == inf:
+        return None
+    frames, j = [], m - 1
+    for k in range(n, 0, -1):
+        i = prev[k][j]
+        frames.append(bounds[j] - bounds[i])
+        j = i
+    return frames[::-1]
+
+
 class PlanStorylineInput(Model):
     """What to plan."""
 
@@ -87,6 +125,8 @@ class PlanStorylineInput(Model):
     """Frame rate; durations are whole frames."""
     language: Language = "zh"
     """Narration language (word ranges depend on it)."""
+    cut_grid_s: list[float] = Field(default_factory=list)
+    """Allowed cut times (the music's bar boundaries on the timeline); empty: cut anywhere."""
 
 
 @register("plan_storyline")
@@ -118,7 +158,15 @@ def plan_storyline(inp: PlanStorylineInput) -> Storyline:
             k += 1
         chosen = [m for m in usable if m in chosen[: max(k, n)]]
     caps_f = [math.floor(_capacity_s(m) * inp.fps) for m in chosen]
-    frames = allocate_frames(caps_f, total_f)
+    frames = None
+    if inp.cut_grid_s:  # cut on bars: try n shots, then fewer, before giving up the grid
+        for k in range(len(chosen), 0, -1):
+            sub = chosen[:k] if sum(_capacity_s(m) for m in chosen[:k]) >= inp.duration_s else None
+            if sub and (frames := allocate_on_grid([_capacity_s(m) for m in sub], inp.duration_s, inp.cut_grid_s, inp.fps, s.min_shot_s)):
+                chosen = sub
+                break
+    if frames is None:
+        frames = allocate_frames(caps_f, total_f)
     chosen = [m for m, f in zip(chosen, frames) if f > 0]
     frames = [f for f in frames if f > 0]
 

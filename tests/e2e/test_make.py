@@ -27,6 +27,18 @@ def _probe(path: Path) -> dict:
     return json.loads(out.stdout)
 
 
+def _assert_cuts_on_bars(job: Path, tl: Timeline) -> None:
+    """Every cut of the video track lies within one frame of a bar boundary of the music used."""
+    from tools.models import MusicAnalysis
+
+    ma = MusicAnalysis.model_validate_json((job / "music.json").read_text(encoding="utf-8"))
+    off = tl.music[0].offset_s
+    bars = [b - off for b in ma.bars_s]
+    frame = 1 / tl.render.fps
+    for c in tl.video[1:]:
+        assert min(abs(c.start_s - b) for b in bars) <= frame + 1e-6, (c.start_s, bars)
+
+
 def _frame(path: Path, t: float) -> np.ndarray:
     raw = subprocess.run(["ffmpeg", "-v", "error", "-ss", f"{t:.3f}", "-i", str(path), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
     info = next(s for s in _probe(path)["streams"] if s["codec_type"] == "video")
@@ -92,11 +104,12 @@ def test_make_en_vertical_with_music(bag_case: tuple[Path, Path], media_dir: Pat
     tl = Timeline.model_validate_json((job / "timeline.json").read_text(encoding="utf-8"))
     assert (job / "subtitles.srt").read_text(encoding="utf-8").count("-->") == len(tl.subtitles) > 0
     assert tl.music and tl.language == "en"
+    _assert_cuts_on_bars(job, tl)
     assert {c.material_id for c in tl.video} and any(not c.is_still for c in tl.video) and any(c.is_still for c in tl.video)
     for line, beat_clip, voice in zip(tl.narration, tl.video, tl.voice):
         assert line.in_range, line
         assert voice.start_s >= beat_clip.start_s and voice.start_s + voice.duration_s <= beat_clip.start_s + beat_clip.duration_s + 1e-3
-        assert all(ch.isascii() for ch in line.text)  # narration in the product's language (en)
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in line.text) and sum(c.isascii() and c.isalpha() for c in line.text) >= 3  # en narration
 
     # every frame decodes; frames have content; subtitles are on screen while each line is spoken
     dec = subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(out), "-f", "null", "-"], capture_output=True, text=True)
@@ -119,6 +132,8 @@ def test_demo_zh_runs_without_shared(tmp_path: Path) -> None:
     job = Path(json.loads(r.stdout)["artifacts"]["timeline"]).parent
     tl = Timeline.model_validate_json((job / "timeline.json").read_text(encoding="utf-8"))
     assert tl.language == "zh" and all(ln.in_range for ln in tl.narration)
+    assert tl.music and "/music/" in tl.music[0].path  # generated: the embedded default always has a beat grid
+    _assert_cuts_on_bars(job, tl)
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in ln.text) for ln in tl.narration)
     mid = tl.subtitles[0]
     seen = _ocr_band(_frame(out, (mid.start_s + mid.end_s) / 2))

@@ -1,0 +1,44 @@
+"""OCR (PP-OCRv4 via rapidocr): text and boxes on a rendered image and on a real photo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from tools.ocr import get_engine, ocr_image
+from tools.registry import run_tool
+
+CJK_FONTS = ["/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"]
+
+
+def test_rendered_text_and_boxes(tmp_path: Path) -> None:
+    font_path = next((f for f in CJK_FONTS if Path(f).is_file()), None)
+    if font_path is None:
+        pytest.skip("no CJK font (apt-get install fonts-noto-cjk)")
+    img = Image.new("RGB", (640, 240), (250, 250, 245))
+    d = ImageDraw.Draw(img)
+    font = ImageFont.truetype(font_path, 48)
+    d.text((40, 30), "SUMMER SALE 50%", fill=(20, 20, 20), font=font)
+    d.text((40, 130), "夏日清凉特惠", fill=(200, 30, 30), font=font)
+    p = tmp_path / "sign.png"
+    img.save(p)
+    res = ocr_image(p)
+    text = res.text.replace(" ", "").upper()
+    assert "SUMMERSALE" in text and "夏日清凉特惠" in text
+    first = res.lines[0]
+    x0, y0, x1, y1 = first.bbox_px
+    assert 20 <= x0 <= 60 and 20 <= y0 <= 50 and y1 < 120  # the first line's box sits where it was drawn
+    assert 0 < res.text_area_ratio() < 0.5
+    assert get_engine() is get_engine()  # singleton
+
+
+def test_real_photo_text(media_dir: Path) -> None:
+    out = run_tool("ocr_images", {"paths": [str(media_dir / "images" / "openmpf_police_cars_andre_stumpf.jpg")]})
+    assert "POLICE" in out.results[0].text.upper()
+
+
+def test_blank_image_has_no_text() -> None:
+    assert ocr_image(np.full((200, 300, 3), 255, np.uint8)).lines == []
