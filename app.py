@@ -1,5 +1,5 @@
 """AdReel entry point: the Gradio chat UI (`python app.py`, default) and the CLI
-(`python app.py make|demo|tools|tool|jobs|resume|ui`).
+(`python app.py make|demo|tools|tool|jobs|resume|montage|thumbnail|explain|narrate-bench|train|ui`).
 
 Every command goes through the one tool registry in tools/registry.py. Errors print what
 happened and what to do, and exit non-zero (2: fix the input, 3: media problem, 4: missing
@@ -117,6 +117,59 @@ def cmd_resume(a: argparse.Namespace) -> int:
     return 0
 
 
+def _job_scratch(kind: str) -> str:
+    """A fresh folder inside the workspace for a one-off command's intermediate files."""
+    from tools.settings import get_settings
+    from tools.workspace import Workspace
+
+    ws = Workspace(get_settings().workspace)
+    d = ws.inside("runs", f"{kind}-{ws.new_job_id()}")
+    d.mkdir(parents=True, exist_ok=True)
+    return str(d)
+
+
+def cmd_montage(a: argparse.Namespace) -> int:
+    from tools.montage import make_music_montage
+
+    res = make_music_montage(a.video, a.music, a.out, _job_scratch("montage"), max_scenes=a.max_scenes, mode=a.mode)
+    _print_json({k: v for k, v in res.items() if k in ("cut_times_s", "n_bars", "fps", "timings_s")} | {"out": a.out})
+    return 0
+
+
+def cmd_thumbnail(a: argparse.Namespace) -> int:
+    from tools.thumbnail import make_thumbnail_cli
+
+    kw = {"scorer": a.scorer, "budget_bytes": int(a.max_mb * 1024 * 1024), "width_px": a.width, "seed": a.seed}
+    if a.model:
+        kw["model_path"] = a.model
+    _print_json(make_thumbnail_cli(a.video, a.out, **kw))
+    return 0
+
+
+def cmd_explain(a: argparse.Namespace) -> int:
+    from tools.explain import explain_cli
+
+    _print_json(explain_cli(a.video, a.out, seed=a.seed))
+    return 0
+
+
+def cmd_narrate_bench(a: argparse.Namespace) -> int:
+    from tools.narrate_bench import format_report, narrate_bench
+
+    res = narrate_bench(a.esync, a.out, labels=a.labels, seed=a.seed)
+    print(format_report(res))
+    return 0
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    if a.what == "gevaden":
+        from tools.gevaden import train_gevaden_cli as train
+    else:
+        from tools.explain import train_excitement_cli as train
+    _print_json(train(a.annotations, a.out, epochs=a.epochs, seed=a.seed))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="app.py", description="AdReel: persuasive promo videos from your own photos, clips and product facts.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -155,6 +208,45 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("resume", help="resume a job from its last finished step (after a crash or kill)")
     s.add_argument("job_id")
     s.set_defaults(fn=cmd_resume)
+
+    s = sub.add_parser("montage", help="music-driven montage of a long video, every cut on a bar (montage paper, Algorithm 1)")
+    s.add_argument("--video", required=True)
+    s.add_argument("--music", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--max-scenes", type=int, default=5, help="hard constraint: at most this many distinct scenes")
+    s.add_argument("--mode", choices=["hard", "soft"], default="hard")
+    s.set_defaults(fn=cmd_montage)
+
+    s = sub.add_parser("thumbnail", help="3-shot animated GIF thumbnail (start–develop–end)")
+    s.add_argument("video")
+    s.add_argument("--out", required=True, help="output .gif")
+    s.add_argument("--scorer", choices=["heuristic", "gevaden"], default="heuristic")
+    s.add_argument("--model", help="trained GEVADEN checkpoint (for --scorer gevaden)")
+    s.add_argument("--max-mb", type=float, default=2.0, help="byte budget in MB")
+    s.add_argument("--width", type=int, default=320)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_thumbnail)
+
+    s = sub.add_parser("explain", help="why the video reads as exciting: key sections, then key regions (two-stage LIME)")
+    s.add_argument("video")
+    s.add_argument("--out", required=True, help="output folder (explanation.png, explanation.json)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_explain)
+
+    s = sub.add_parser("narrate-bench", help="narrate an E-SyncVidStory file and score it against two baselines")
+    s.add_argument("--esync", required=True, help="a file in the format of E-SyncVidStory dev.json")
+    s.add_argument("--out", required=True, help="predictions JSON")
+    s.add_argument("--labels", choices=["given", "predicted"], default="given")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_narrate_bench)
+
+    s = sub.add_parser("train", help="train GEVADEN (thumbnails) or the excitement classifier (explanations)")
+    s.add_argument("what", choices=["gevaden", "excitement"])
+    s.add_argument("--annotations", required=True, help="JSON annotations (see the module docstrings)")
+    s.add_argument("--out", required=True, help="checkpoint path")
+    s.add_argument("--epochs", type=int, default=100)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("ui", help="the Gradio chat UI (default when no command is given)")
     s.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")

@@ -26,6 +26,7 @@ from tools.errors import AdReelError, InfeasibleError
 from tools.models import Job, Material, NarrationLine, ProductInfo, RenderSpec, Storyline, Timeline
 from tools.product import load_product
 from tools.registry import all_tools, run_tool
+from tools.settings import get_settings
 from tools.tts import TAIL_S
 from tools.workspace import Workspace, atomic_write_model, product_id_for
 
@@ -79,12 +80,21 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
     def brief(state: PlanState) -> dict[str, Any]:
         req = MakeRequest.model_validate(state["request"])
         product = load_product(req.product_path)
-        spec = resolve_spec(req)
+        parsed, notes = None, []
+        if get_settings().planner == "llm" and req.brief:
+            from agents.llm_planner import parse_brief_llm
+            from serving.client import ChatClient
+
+            parsed, note = parse_brief_llm(req.brief, ChatClient.from_settings())
+            if note:
+                notes.append(note)
+                _update_job(ws, state["job_id"], warning=note)
+        spec = resolve_spec(req, parsed)
         pid = product_id_for(product.name)
         atomic_write_model(ws.product_dir(pid) / "product.json", product)
         _update_job(ws, state["job_id"], product_id=pid, brief=spec)
         return {"spec": spec.model_dump(mode="json"), "product": product.model_dump(mode="json"), "product_id": pid,
-                "language": spec.language or product.language}
+                "language": spec.language or product.language, "notes": notes}
 
     def ingest(state: PlanState) -> dict[str, Any]:
         req = MakeRequest.model_validate(state["request"])

@@ -35,9 +35,9 @@ class MakeRequest(BaseModel):
     out_path: str | None = None
 
 
-def resolve_spec(req: MakeRequest) -> BriefSpec:
-    """Brief text first, explicit flags override it."""
-    spec = parse_brief(req.brief)
+def resolve_spec(req: MakeRequest, parsed: BriefSpec | None = None) -> BriefSpec:
+    """Brief text first (``parsed`` when a planner model already read it), explicit flags override it."""
+    spec = parsed or parse_brief(req.brief)
     upd: dict[str, object] = {}
     if req.duration_s is not None:
         upd["duration_s"] = req.duration_s
