@@ -30,7 +30,7 @@ from tools.settings import get_settings
 from tools.tts import TAIL_S
 from tools.workspace import Workspace, atomic_write_model, product_id_for
 
-STEPS = ("brief", "ingest", "music", "storyline", "review", "narrate", "tts", "render", "thumbnail", "explain")
+STEPS = ("brief", "ingest", "retrieve", "score", "music", "storyline", "review", "narrate", "tts", "render", "thumbnail", "explain")
 #: Tempo of generated background music by wanted mood (EaMD classes): faster for higher arousal.
 MOOD_TEMPO_BPM = {"excited": 124.0, "tense": 112.0, "neutral": 100.0, "fearful": 96.0, "relaxed": 84.0, "sad": 72.0}
 Log = Callable[[str], None]
@@ -121,6 +121,41 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
                 music_path = got[mus.taken[0]].path  # type: ignore[attr-defined]
         return {"materials": [m.model_dump(mode="json") for m in visual], "music_path": music_path, "notes": notes}
 
+    def retrieve(state: PlanState) -> dict[str, Any]:
+        """Index the library (classic encoder, FAISS) and put what the brief stresses first."""
+        mats = state["materials"]
+        index_dir = str(ws.product_dir(state["product_id"]) / "index")
+        items = [{"id": m["id"], "image_path": str(ws.abs(m["path"])), "text": f"{m['original_name']} {m.get('caption', '')} {m.get('ocr_text', '')}"}
+                 for m in mats if m["kind"] == "image"]
+        if items:
+            run_tool("index_materials", {"index_dir": index_dir, "items": items})
+        emphasis = [e for e in state["spec"].get("emphasis") or [] if e]
+        if not emphasis or not items:
+            return {}
+        hits = run_tool("search_materials", {"index_dir": index_dir, "text": " ".join(emphasis), "k": len(items)}).hits  # type: ignore[attr-defined]
+        top = [h.id for h in hits if h.score > 0]
+        ranked = sorted(mats, key=lambda m: top.index(m["id"]) if m["id"] in top else len(top))
+        return {"materials": ranked, "notes": [f"materials ranked for: {', '.join(emphasis)}"]}
+
+    def score(state: PlanState) -> dict[str, Any]:
+        """Quality (drop near-duplicates, keep the best copy), then cognitive-property scores."""
+        mats, notes = list(state["materials"]), []
+        imgs = {str(ws.abs(m["path"])): m for m in mats if m["kind"] == "image"}
+        if len(imgs) > 1:
+            q = run_tool("assess_quality", {"paths": list(imgs)})
+            drop = {imgs[d]["id"] for g in q.duplicates for d in g.drop if d in imgs}  # type: ignore[attr-defined]
+            if drop:
+                notes.append(f"left out {len(drop)} near-duplicate photo(s): " + ", ".join(m["original_name"] for m in mats if m["id"] in drop))
+                mats = [m for m in mats if m["id"] not in drop]
+        items = [{"id": m["id"], "path": str(ws.abs(m["path"])), **({"start_s": 0.0, "end_s": m["duration_s"]} if m["kind"] == "video" else {})}
+                 for m in mats]
+        sc = {x.id: x.scores for x in run_tool("score_materials", {"items": items}).items}  # type: ignore[attr-defined]
+        emph = bool(state["spec"].get("emphasis"))
+        # keep the retrieval order for emphasised material; otherwise most persuasive first
+        order = mats if emph else sorted(mats, key=lambda m: -sc.get(m["id"], {}).get("persuasiveness", 0.0))
+        scored = [{**m, "quality": {**(m.get("quality") or {}), **{f"cpa_{k}": round(v, 4) for k, v in sc.get(m["id"], {}).items()}}} for m in order]
+        return {"materials": scored, "notes": notes}
+
     def music(state: PlanState) -> dict[str, Any]:
         """Analyse the user's track, or generate one for the wanted mood: either way a bar grid."""
         spec, notes = state["spec"], []
@@ -166,7 +201,11 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
     def narrate(state: PlanState) -> dict[str, Any]:
         story = Storyline.model_validate(state["storyline"])
         product = ProductInfo.model_validate(state["product"])
-        lines, note = narrate_lines(product, story, state["language"], given=state.get("lines"))  # type: ignore[arg-type]
+        mats = {m["id"]: m for m in state["materials"]}
+        keyframes = {b.index: [str(ws.abs(mats[b.material_id]["path"]))] for b in story.beats if mats[b.material_id]["kind"] == "image"}
+        lines, note = narrate_lines(product, story, state["language"], given=state.get("lines"), keyframes=keyframes)  # type: ignore[arg-type]
+        if note:
+            _update_job(ws, state["job_id"], warning=note)
         return {"lines": [ln.model_dump(mode="json") for ln in lines], "notes": [note] if note else []}
 
     def tts(state: PlanState) -> dict[str, Any]:
@@ -223,7 +262,7 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         return {"artifacts": arts}
 
     g = StateGraph(PlanState)
-    for name, fn in [("brief", brief), ("ingest", ingest), ("music", music), ("storyline", storyline), ("review", review), ("narrate", narrate),
+    for name, fn in [("brief", brief), ("ingest", ingest), ("retrieve", retrieve), ("score", score), ("music", music), ("storyline", storyline), ("review", review), ("narrate", narrate),
                      ("tts", tts), ("render", render), ("thumbnail", thumbnail), ("explain", explain)]:
         g.add_node(name, step(name, fn))
     g.add_edge(START, "brief")

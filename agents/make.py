@@ -79,8 +79,11 @@ def build_timeline(job_id: str, story: Storyline, lines: list[NarrationLine], sp
                     music=music, subtitles=subs, narration=lines)
 
 
-def narrate_lines(product: ProductInfo, story: Storyline, language: str, given: list[dict] | None = None) -> tuple[list[NarrationLine], str | None]:
-    """Narration for every beat; lines in ``given`` that still fit their beat (same label and range) are kept."""
+def narrate_lines(product: ProductInfo, story: Storyline, language: str, given: list[dict] | None = None,
+                  keyframes: dict[int, list[str]] | None = None) -> tuple[list[NarrationLine], str | None]:
+    """Narration for every beat; lines in ``given`` that still fit their beat (same label and range)
+    are kept. The served narrator (``ADREEL_NARRATOR=vllm``) gets each beat's keyframes; when it
+    fails, the embedded narrator writes the lines and the returned note says so."""
     keep: dict[int, NarrationLine] = {}
     for d in given or []:
         ln = NarrationLine.model_validate(d)
@@ -88,11 +91,24 @@ def narrate_lines(product: ProductInfo, story: Storyline, language: str, given: 
             b = story.beats[ln.beat_index]
             if (ln.label, ln.word_min, ln.word_max) == (b.label, b.word_min, b.word_max) and ln.in_range:
                 keep[ln.beat_index] = ln
-    from tools.narrator import narrate_story_beats
-
     todo = [b for b in story.beats if b.index not in keep]
-    fresh = dict(zip([b.index for b in todo], narrate_story_beats(product, todo, language))) if todo else {}  # type: ignore[arg-type]
-    return [keep.get(b.index) or fresh[b.index] for b in story.beats], None
+    note = None
+    fresh: dict[int, NarrationLine] = {}
+    if todo and get_settings().narrator == "vllm":
+        from serving.narrator_client import ServedBeat, ServedNarrateInput, narrate_served
+
+        n = len(story.beats)
+        beats = [ServedBeat(label=b.label, word_min=b.word_min, word_max=b.word_max, aspect=b.aspect, rel_pos=b.index / max(1, n - 1),
+                            keyframes=(keyframes or {}).get(b.index, [])) for b in todo]
+        out = narrate_served(ServedNarrateInput(product=product, beats=beats, language=language))  # type: ignore[arg-type]
+        fresh = {b.index: ln.model_copy(update={"beat_index": b.index}) for b, ln in zip(todo, out.lines)}
+        if out.backend != "vllm":
+            note = f"served narrator failed ({out.fallback_reason}); the embedded narrator wrote the lines"
+    elif todo:
+        from tools.narrator import narrate_story_beats
+
+        fresh = dict(zip([b.index for b in todo], narrate_story_beats(product, todo, language)))  # type: ignore[arg-type]
+    return [keep.get(b.index) or fresh[b.index] for b in story.beats], note
 
 
 def make_video(req: MakeRequest, ws: Workspace | None = None, log: Callable[[str], None] = print) -> Job:

@@ -158,3 +158,116 @@ def test_esync_reader(esync_dev):
     c = v[0].clips[0]
     assert (c.word_min, c.word_max, c.label) == (22, 28, "产品推荐") and c.text.startswith("没错")
     assert v[0].product.aspects[0].aspect == "痛点"
+
+
+# --------------------------------------------------------------------------- grounding (issue 8 §4)
+
+_COFFEE_ZH = [("痛点", ["早上没精神", "速溶咖啡口感差"]), ("外观", ["独立挂耳包装", "简约牛皮纸袋"]),
+              ("质地", ["云南小粒咖啡豆", "中度烘焙", "坚果与焦糖香"]), ("功效", ["提神醒脑", "香气浓郁", "回甘明显"]),
+              ("使用", ["撕开挂耳", "注入热水", "三分钟即享"]), ("活动优惠", ["双十一买二送一", "满99包邮"])]
+_COFFEE_EN = [("pain points", ["sluggish mornings", "bland instant coffee"]),
+              ("appearance", ["single-serve drip bags", "kraft paper pouch"]),
+              ("material", ["Yunnan arabica beans", "medium roast", "nutty caramel aroma"]),
+              ("effect", ["wakes you up", "rich aroma", "sweet aftertaste"]),
+              ("usage", ["tear open the bag", "pour hot water", "ready in three minutes"]),
+              ("promotion", ["buy two get one free", "free shipping over $99"])]
+_ALL_LABELS_STORY = ["产品推荐", "痛点铺垫", "外观设计", "质地/成分/材质", "产品功效", "产品试用", "质量/特性介绍",
+                     "其他/通用卖点", "引导购买", "产品推荐+产品功效"]
+
+
+def _content_words(text: str, lang: str) -> list[str]:
+    """zh: jieba words of ≥ 2 characters that are not function words; en: words outside the stop list."""
+    from tools.narrator import EN_FUNCTION_WORDS, FUNCTION_POS_ZH
+
+    if lang == "en":
+        return [w for w in re.findall(r"[A-Za-z0-9$][A-Za-z0-9'’\-]*", text) if w.lower() not in EN_FUNCTION_WORDS]
+    import jieba
+    import jieba.posseg as pseg
+
+    out = []
+    for w in jieba.lcut(re.sub(r"\s+", "", text)):
+        if len(w) < 2 or not any(ch.isalnum() for ch in w):
+            continue
+        tags = pseg.lcut(w)
+        flag = tags[0].flag if len(tags) == 1 else "x"
+        if flag in FUNCTION_POS_ZH and not re.search(r"[A-Za-z0-9]", w):
+            continue
+        if flag == "m" and set(w) <= set("一几些每多个两次点下种款套瓶支只件份"):
+            continue
+        out.append(w)
+    return out
+
+
+def _assert_grounded(product: ProductInfo, lines, lang: str) -> None:
+    from tools.narrator import GENERIC_AD_WORDS
+
+    blob = (product.name + "|" + "|".join(p for _, p in product.points()) + "|" +
+            "|".join(a.aspect for a in product.aspects)).lower()
+    stem = lambda w: re.sub(r"(ies|es|s|ed|ing|ly)$", "", w) if len(w) > 5 else w  # noqa: E731
+    generic = GENERIC_AD_WORDS[lang]
+    for ln in lines:
+        for w in _content_words(ln.text, lang):
+            low = w.lower().strip("'’-")
+            ok = low in blob or w in generic or low in generic or (lang == "en" and (stem(low) in generic or stem(low) in blob))
+            assert ok, f"{w!r} in {ln.text!r} is neither a fact of {product.name!r} nor generic"
+        for o, c in (("“", "”"), ("（", "）"), ("(", ")"), ("《", "》"), ("「", "」")):
+            assert ln.text.count(o) == ln.text.count(c), f"unbalanced {o}{c} in {ln.text!r}"
+        assert ln.text.count('"') % 2 == 0, ln.text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_coffee_lines_only_state_this_products_facts(lang):
+    """Regression: a coffee ad once said 养肤 (nourishes skin) and 'Smooth, you will love it.'."""
+    aspects = _COFFEE_ZH if lang == "zh" else _COFFEE_EN
+    name = "晨光手冲挂耳咖啡" if lang == "zh" else "Morning Light Drip Coffee"
+    prod = ProductInfo(name=name, language=lang, aspects=[AspectPoints(aspect=a, points=p) for a, p in aspects])
+    lo, hi = (10, 18) if lang == "zh" else (5, 10)
+    beats = [NarrationBeat(label=lab, word_min=lo + i % 3, word_max=hi + i % 3) for i, lab in enumerate(_ALL_LABELS_STORY)]
+    for seed in (0, 1):
+        out = narrate_storyline(NarrateInput(product=prod, beats=beats, seed=seed))
+        assert all(ln.in_range for ln in out.lines)
+        _assert_grounded(prod, out.lines, lang)
+        text = " ".join(ln.text for ln in out.lines)
+        for foreign in ("养肤", "肌肤", "皮肤", "面霜", "Smooth", "all-purpose", "sleepy"):
+            assert foreign not in text
+    # the pain point is a pain point: it is not sold as a benefit or a quality
+    for ln in out.lines:
+        if ln.label in ("质量/特性介绍", "产品功效", "外观设计"):
+            assert "速溶咖啡口感差" not in ln.text and "bland instant coffee" not in ln.text, ln.text
+
+
+def test_dev_products_lines_are_grounded_leave_product_out(esync_dev):
+    from tools.esync import load_esync
+    from tools.narrator import EmbeddedNarrator, default_corpus
+
+    videos = load_esync(esync_dev)
+    nar = EmbeddedNarrator(default_corpus("zh"))
+    for v in videos[::48]:  # 6 products spread over the file
+        beats = [NarrationBeat(label=c.label, word_min=c.word_min, word_max=c.word_max, rel_pos=c.rel_pos) for c in v.clips]
+        res = nar.narrate(v.product, beats, "zh", exclude_products=[v.product.name])
+        assert all(ln.in_range for ln in res.lines)
+        _assert_grounded(v.product, res.lines, "zh")
+
+
+def test_grounder_rejects_other_products_facts():
+    from tools.narrator import Grounder, balance_brackets
+
+    prod = ProductInfo(name="晨光手冲挂耳咖啡", language="zh",
+                       aspects=[AspectPoints(aspect=a, points=p) for a, p in _COFFEE_ZH])
+    g = Grounder(prod, "zh")
+    assert "养肤" in g.ungrounded("独立挂耳包装养肤，香气浓郁。")
+    assert g.ungrounded("真的推荐大家入手，香气浓郁。") == []
+    assert balance_brackets("Some mornings are “all-purpose.") == "Some mornings are all-purpose."
+    assert balance_brackets("“好”（对）") == "“好”（对）"
+
+
+def test_fillers_and_templates_are_fact_free():
+    from tools.narrator import GENERIC_FILLERS, TEMPLATES, Grounder
+
+    for lang in ("zh", "en"):
+        g = Grounder(ProductInfo(name="X", language=lang), lang)
+        for f in GENERIC_FILLERS[lang]:
+            assert g.ungrounded(f) == [], f
+        for tpls in TEMPLATES[lang].values():
+            for t in tpls:
+                assert g.ungrounded(t.replace("{fact}", "").replace("{name}", "")) == [], t
