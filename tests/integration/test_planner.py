@@ -128,3 +128,18 @@ def test_killed_job_resumes_from_last_finished_step(ws: Workspace) -> None:
     assert "ingest …" not in r.stderr and "tts …" not in r.stderr and "render …" in r.stderr  # finished steps were not redone
     assert {p.name: p.stat().st_mtime_ns for p in (job_file.parent / "voice").iterdir()} == voice_before
     assert abs(_probe_wh_dur(job_file.parent / "video.mp4")[2] - 15.0) <= 0.1
+
+
+@pytest.mark.parametrize(("lang", "brief", "dur", "wh"), [
+    ("zh", "做一个8秒的方形视频，突出质地，欢快", 8.0, (720, 720)),
+    ("en", "10 s horizontal video in English, calm", 10.0, (1280, 720)),
+])
+def test_brief_language_gives_matching_video(ws: Workspace, lang: str, brief: str, dur: float, wh: tuple[int, int]) -> None:
+    photos, facts = write_samples(ws, lang)
+    p = Planner(ws)
+    jid = p.start(MakeRequest(materials_dir=str(photos), product_path=str(facts), brief=brief), auto_approve=True)
+    w, h, d = _probe_wh_dur(ws.job_dir(jid) / "video.mp4")
+    assert (w, h) == wh and abs(d - dur) <= 0.1
+    tl = p.timeline(jid)
+    cjk = [any("\u4e00" <= c <= "\u9fff" for c in n.text) for n in tl.narration]
+    assert tl.language == lang and (all(cjk) if lang == "zh" else not any(cjk))
