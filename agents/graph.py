@@ -23,6 +23,7 @@ from langgraph.types import Command, interrupt
 from agents.make import VOICE_LEAD_S, MakeRequest, build_timeline, narrate_lines, resolve_spec
 from agents.state import PlanState
 from tools.errors import AdReelError, InfeasibleError
+from tools.ingest import load_library, save_library
 from tools.models import Job, Material, NarrationLine, ProductInfo, RenderSpec, Storyline, Timeline
 from tools.product import load_product
 from tools.registry import all_tools, run_tool
@@ -153,7 +154,13 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         emph = bool(state["spec"].get("emphasis"))
         # keep the retrieval order for emphasised material; otherwise most persuasive first
         order = mats if emph else sorted(mats, key=lambda m: -sc.get(m["id"], {}).get("persuasiveness", 0.0))
-        scored = [{**m, "quality": {**(m.get("quality") or {}), **{f"cpa_{k}": round(v, 4) for k, v in sc.get(m["id"], {}).items()}}} for m in order]
+        qual = {imgs[x.path]["id"]: x.metrics.model_dump() for x in q.images} if len(imgs) > 1 else {}  # type: ignore[attr-defined]
+        scored = [{**m, "quality": {**(m.get("quality") or {}), **{k: float(v) for k, v in qual.get(m["id"], {}).items() if isinstance(v, (int, float))},
+                                    **{f"cpa_{k}": round(v, 4) for k, v in sc.get(m["id"], {}).items()}}} for m in order]
+        # store the values on the library's materials too, so later jobs and searches see them
+        lib = load_library(ws, state["product_id"])
+        by_id = {m["id"]: m["quality"] for m in scored}
+        save_library(ws, state["product_id"], [m.model_copy(update={"quality": by_id.get(m.id, m.quality)}) for m in lib])
         return {"materials": scored, "notes": notes}
 
     def music(state: PlanState) -> dict[str, Any]:
