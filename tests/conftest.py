@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hyp_settings
+
+# CI runs the same examples every time (a red run must be reproducible); locally, explore.
+hyp_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+hyp_settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ADREEL_SHARED_DIR", ROOT.parent / "shared"))

@@ -140,7 +140,8 @@ def plan_storyline(inp: PlanStorylineInput) -> Storyline:
     min_f = math.ceil(s.min_shot_s * inp.fps)
     usable = [m for m in visual if _capacity_s(m) * inp.fps >= min_f]
     cap_total_s = sum(_capacity_s(m) for m in usable)
-    if cap_total_s + 1e-6 < inp.duration_s:
+    # compare in whole frames: a 2.23 s clip holds 53 frames at 24 fps, but 2.23 s of video is 54
+    if sum(math.floor(_capacity_s(m) * inp.fps + 1e-9) for m in usable) < total_f:
         raise InfeasibleError(
             f"{inp.duration_s:g} s requested, but {len(usable)} usable photos/clips fill at most {cap_total_s:.1f} s "
             f"(a photo stays up to {s.max_still_s:g} s; a clip at most its length)",
@@ -150,18 +151,22 @@ def plan_storyline(inp: PlanStorylineInput) -> Storyline:
     n = max(min(n_target, len(usable), total_f // min_f), 1)
     # take the n materials with most capacity if n shots cannot fill the time otherwise
     chosen = usable[:n]
-    if sum(_capacity_s(m) for m in chosen) < inp.duration_s:
+
+    def cap_f(m: Material) -> int:
+        return math.floor(_capacity_s(m) * inp.fps + 1e-9)
+
+    if sum(cap_f(m) for m in chosen) < total_f:
         chosen = sorted(usable, key=_capacity_s, reverse=True)
-        acc, k = 0.0, 0
-        while acc < inp.duration_s:
-            acc += _capacity_s(chosen[k])
+        acc, k = 0, 0
+        while acc < total_f:
+            acc += cap_f(chosen[k])
             k += 1
         chosen = [m for m in usable if m in chosen[: max(k, n)]]
-    caps_f = [math.floor(_capacity_s(m) * inp.fps) for m in chosen]
+    caps_f = [cap_f(m) for m in chosen]
     frames = None
     if inp.cut_grid_s:  # cut on bars: try n shots, then fewer, before giving up the grid
         for k in range(len(chosen), 0, -1):
-            sub = chosen[:k] if sum(_capacity_s(m) for m in chosen[:k]) >= inp.duration_s else None
+            sub = chosen[:k] if sum(cap_f(m) for m in chosen[:k]) >= total_f else None
             if sub and (frames := allocate_on_grid([_capacity_s(m) for m in sub], inp.duration_s, inp.cut_grid_s, inp.fps, s.min_shot_s)):
                 chosen = sub
                 break

@@ -67,11 +67,40 @@ def to_srt(cues: list[SubtitleCue]) -> str:
     return "".join(f"{i}\n{_ts(c.start_s)} --> {_ts(c.end_s)}\n{c.text}\n\n" for i, c in enumerate(cues, 1))
 
 
-def to_ass(cues: list[SubtitleCue], spec: RenderSpec, font: str) -> str:
-    """ASS script: white text, black outline, bottom-centre above the safe margin."""
+#: Where a cue may sit: ASS alignment (numpad layout) and vertical margin as a share of the height.
+PLACEMENTS: dict[str, tuple[int, float]] = {"bottom": (2, 0.12), "top": (8, 0.10), "middle": (5, 0.0)}
+
+
+def subtitle_band(placement: str, spec: RenderSpec, rows: int = 2) -> tuple[float, float]:
+    """Vertical extent (top, bottom) as shares of the frame height that ``rows`` subtitle rows occupy."""
+    align, margin = PLACEMENTS[placement]
+    size = round(min(spec.width_px, spec.height_px) * 0.062)
+    band = rows * size * 1.3 / spec.height_px
+    if align == 2:
+        return 1 - margin - band, 1 - margin
+    if align == 8:
+        return margin, margin + band
+    return 0.5 - band / 2, 0.5 + band / 2
+
+
+def shift_cues(cues: list[SubtitleCue], start_s: float, end_s: float) -> list[tuple[int, SubtitleCue]]:
+    """The cues visible in [start_s, end_s), re-timed to start at 0 (with their index in ``cues``)."""
+    out = []
+    for i, c in enumerate(cues):
+        if c.end_s > start_s and c.start_s < end_s:
+            out.append((i, SubtitleCue(start_s=max(0.0, c.start_s - start_s), end_s=c.end_s - start_s, text=c.text)))
+    return out
+
+
+def to_ass(cues: list[SubtitleCue], spec: RenderSpec, font: str, placements: list[str] | None = None) -> str:
+    """ASS script: bold white text, black outline and soft shadow, bottom-centre above the safe margin.
+
+    ``placements`` (one per cue: "bottom", "top" or "middle") moves single cues off printed text
+    in the picture (the renderer decides it from OCR boxes of the shots under the cue).
+    """
     w, h = spec.width_px, spec.height_px
     size = round(min(w, h) * 0.062)
-    margin_v = round(h * 0.12)
+    margin_v = round(h * PLACEMENTS["bottom"][1])
 
     def cs(t: float) -> str:
         cs_ = int(round(t * 100))
@@ -83,6 +112,16 @@ def to_ass(cues: list[SubtitleCue], spec: RenderSpec, font: str) -> str:
     def esc(s: str) -> str:
         return s.replace("\\", "\\\\").replace("{", "(").replace("}", ")").replace("\n", "\\N")
 
+    def pos(i: int) -> str:
+        where = placements[i] if placements and i < len(placements) else "bottom"
+        if where == "bottom":
+            return ""
+        return f"{{\\an{PLACEMENTS[where][0]}}}"
+
+    def mv(i: int) -> int:
+        where = placements[i] if placements and i < len(placements) else "bottom"
+        return round(h * PLACEMENTS[where][1]) if where != "bottom" else 0
+
     head = (
         "[Script Info]\nScriptType: v4.00+\n"
         f"PlayResX: {w}\nPlayResY: {h}\nWrapStyle: 0\nScaledBorderAndShadow: yes\n\n"
@@ -93,4 +132,5 @@ def to_ass(cues: list[SubtitleCue], spec: RenderSpec, font: str) -> str:
         f"{max(2, size // 12)},1,2,{round(w * 0.06)},{round(w * 0.06)},{margin_v},1\n\n"
         "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
     )
-    return head + "".join(f"Dialogue: 0,{cs(c.start_s)},{cs(c.end_s)},Default,,0,0,0,,{esc(c.text)}\n" for c in cues)
+    return head + "".join(f"Dialogue: 0,{cs(c.start_s)},{cs(c.end_s)},Default,,0,0,{mv(i)},,{pos(i)}{esc(c.text)}\n"
+                          for i, c in enumerate(cues))

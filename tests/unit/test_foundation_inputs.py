@@ -104,3 +104,9 @@ def test_narration_of_planned_beats_uses_this_products_facts() -> None:
     assert [ln.label for ln in lines][0] == "产品推荐" and lines[-1].label == "引导购买"
     assert all(ln.in_range for ln in lines)
     assert "好包" in lines[0].text and any("买一送一" in ln.text for ln in lines)
+
+
+def test_capacity_is_counted_in_whole_frames() -> None:
+    """Found by hypothesis: 2.234375 s at 24 fps is 54 frames, but the clip holds only 53."""
+    with pytest.raises(InfeasibleError, match="add more photos or clips"):
+        run_tool("plan_storyline", {"materials": _mats(0, [2.234375]), "product": PRODUCT.model_dump(), "duration_s": 2.234375, "fps": 24})
