@@ -239,12 +239,15 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         shutil.copyfile(out.video_path, jd / f"video.v{version}.mp4")  # type: ignore[attr-defined]
         arts = dict(state.get("artifacts") or {})
         arts.update(video=ws.rel(out.video_path), timeline=ws.rel(jd / "timeline.json"), subtitles_srt=ws.rel(out.srt_path))  # type: ignore[attr-defined]
+        if out.otio_path:  # type: ignore[attr-defined]
+            arts["otio"] = ws.rel(out.otio_path)  # type: ignore[attr-defined]
+        notes = [f"rendered {out.segments_rendered} of {out.segments_total} segments (the rest from cache)"] if version > 1 else []  # type: ignore[attr-defined]
         req = MakeRequest.model_validate(state["request"])
         if req.out_path:
             dst = Path(req.out_path).expanduser()
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(out.video_path, dst)  # type: ignore[attr-defined]
-        return {"timeline": tl.model_dump(mode="json"), "artifacts": arts}
+        return {"timeline": tl.model_dump(mode="json"), "artifacts": arts, "notes": notes}
 
     def thumbnail(state: PlanState) -> dict[str, Any]:
         return _optional_tool(state, "make_gif_thumbnail", "thumbnail_gif", "gif_path")

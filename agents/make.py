@@ -59,15 +59,19 @@ def build_timeline(job_id: str, story: Storyline, lines: list[NarrationLine], sp
                    music_offset_s: float = 0.0) -> Timeline:
     """Place shots, voice lines and subtitles on the timeline."""
     video, voice, subs, t = [], [], [], 0.0
-    k_still = 0
+    k_still, prev_still = 0, False
     for beat, line, sp in zip(story.beats, lines, speech):
         m = materials[beat.material_id]
         still = m.kind == "image"
+        # photo to photo: a short crossfade that ends on the cut frame (the cut stays on its bar)
+        transition = "crossfade" if still and prev_still else "cut"
+        prev_still = still
         motion = STILL_MOTIONS[k_still % len(STILL_MOTIONS)] if still else "none"
         k_still += still
         video.append(VideoClip(beat_index=beat.index, material_id=m.id, source_path=m.path, is_still=still,
                                source_aspect=(m.width_px / m.height_px) if m.width_px and m.height_px else None,
-                               in_s=0.0 if still else beat.in_s, start_s=round(t, 6), duration_s=beat.duration_s, motion=motion))
+                               in_s=0.0 if still else beat.in_s, start_s=round(t, 6), duration_s=beat.duration_s, motion=motion,
+                               transition_in=transition))
         lead = min(VOICE_LEAD_S, max(0.0, beat.duration_s - TAIL_S - sp["duration_s"]))
         v_start = round(t + lead, 4)
         voice.append(VoiceClip(beat_index=beat.index, audio_path=sp["path"], start_s=v_start, duration_s=sp["duration_s"]))
