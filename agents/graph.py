@@ -98,6 +98,10 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
                 "language": spec.language or product.language, "notes": notes}
 
     def ingest(state: PlanState) -> dict[str, Any]:
+        with ws.product_lock(state["product_id"]):
+            return _ingest(state)
+
+    def _ingest(state: PlanState) -> dict[str, Any]:
         req = MakeRequest.model_validate(state["request"])
         pid, notes = state["product_id"], []
         ing = run_tool("ingest_materials", {"product_id": pid, "paths": [req.materials_dir], "workspace": str(ws.root)})
@@ -123,6 +127,10 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         return {"materials": [m.model_dump(mode="json") for m in visual], "music_path": music_path, "notes": notes}
 
     def retrieve(state: PlanState) -> dict[str, Any]:
+        with ws.product_lock(state["product_id"]):
+            return _retrieve(state)
+
+    def _retrieve(state: PlanState) -> dict[str, Any]:
         """Index the library (classic encoder, FAISS) and put what the brief stresses first."""
         mats = state["materials"]
         index_dir = str(ws.product_dir(state["product_id"]) / "index")
@@ -139,6 +147,10 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         return {"materials": ranked, "notes": [f"materials ranked for: {', '.join(emphasis)}"]}
 
     def score(state: PlanState) -> dict[str, Any]:
+        with ws.product_lock(state["product_id"]):
+            return _score(state)
+
+    def _score(state: PlanState) -> dict[str, Any]:
         """Quality (drop near-duplicates, keep the best copy), then cognitive-property scores."""
         mats, notes = list(state["materials"]), []
         imgs = {str(ws.abs(m["path"])): m for m in mats if m["kind"] == "image"}

@@ -15,6 +15,7 @@ sanitised for display and never used as paths: stored files are named by content
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -22,6 +23,8 @@ import re
 import secrets
 import tempfile
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -130,6 +133,18 @@ class Workspace:
         elif not d.is_dir():
             raise ToolInputError(f"no job {job_id!r} in {self.root}", hint="list jobs with `python app.py jobs`")
         return d
+
+    @contextmanager
+    def product_lock(self, product_id: str) -> Iterator[None]:
+        """Exclusive use of a product library (its library.json and index) across threads and
+        processes: concurrent sessions for the same product take turns (flock)."""
+        d = self.product_dir(product_id)
+        with open(d / ".lock", "a+") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     def list_jobs(self) -> list[str]:
         d = self.root / "jobs"

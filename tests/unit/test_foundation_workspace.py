@@ -45,3 +45,25 @@ def test_atomic_writes_and_ids(tmp_path: Path) -> None:
     assert Job.model_validate_json((d / "job.json").read_text()) == job
     assert ws.list_jobs() == [jid]
     assert product_id_for("晨光咖啡") == product_id_for("晨光咖啡") != product_id_for("晨光咖啡2")
+
+
+def test_product_lock_serialises_threads(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    ws = Workspace(tmp_path)
+    inside, overlaps = [0], [0]
+
+    def work() -> None:
+        with ws.product_lock("bag-1"):
+            inside[0] += 1
+            overlaps[0] = max(overlaps[0], inside[0])
+            time.sleep(0.05)
+            inside[0] -= 1
+
+    ts = [threading.Thread(target=work) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert overlaps[0] == 1
