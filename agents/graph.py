@@ -24,7 +24,7 @@ from agents.make import VOICE_LEAD_S, MakeRequest, build_timeline, narrate_lines
 from agents.state import PlanState
 from tools.errors import AdReelError, InfeasibleError
 from tools.ingest import load_library, save_library
-from tools.models import Job, Material, NarrationLine, ProductInfo, RenderSpec, Storyline, Timeline
+from tools.models import Job, JobArtifacts, Material, NarrationLine, ProductInfo, RenderSpec, Storyline, Timeline
 from tools.product import load_product
 from tools.registry import all_tools, run_tool
 from tools.settings import get_settings
@@ -346,8 +346,6 @@ class Planner:
     def _finish_if_done(self, job_id: str) -> None:
         if self.waiting_for(job_id) is None:
             st = self.state(job_id)
-            from tools.models import JobArtifacts
-
             _update_job(self.ws, job_id, status="done", artifacts=JobArtifacts.model_validate(st.get("artifacts") or {}))
 
     def timeline(self, job_id: str) -> Timeline | None:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,3 +50,40 @@ def _isolated_workspace(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     ws = tmp_path_factory.mktemp("workspace")
     monkeypatch.setenv("ADREEL_WORKSPACE", str(ws))
     return ws
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(workspace: Path, port: int) -> subprocess.Popen:
+    """`python app.py ui` on loopback with its own workspace, waited for; the caller terminates it."""
+    env = {**os.environ, "ADREEL_WORKSPACE": str(workspace)}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "ui", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app exited: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("app did not start within 120 s")
+
+
+@pytest.fixture()
+def app_url(_isolated_workspace: Path) -> Iterator[str]:
+    """URL of the Gradio app running in a subprocess on this test's workspace."""
+    port = free_port()
+    proc = start_app(_isolated_workspace, port)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import Field
 
 from tools.errors import InfeasibleError, MediaError, ToolInputError, UnsupportedMediaError
-from tools.media import ffprobe, run_ffmpeg
+from tools.media import display_size, ffprobe, run_ffmpeg
 from tools.models import Material, Model
 from tools.registry import register
 from tools.settings import get_settings
@@ -129,12 +129,7 @@ def _ingest_av(src: Path, dst_dir: Path, mid: str, ws: Workspace, want: str) -> 
         v = video[0]
         num, _, den = str(v.get("avg_frame_rate") or v.get("r_frame_rate") or "0/1").partition("/")
         fps = float(num) / float(den or 1) if float(den or 1) else 0.0
-        w, h = int(v.get("width") or 0), int(v.get("height") or 0)
-        rot = 0
-        for sd in v.get("side_data_list", []) or []:
-            rot = int(sd.get("rotation", 0) or 0)
-        if abs(rot) in (90, 270):
-            w, h = h, w
+        w, h = display_size(v)
         kind = "video"
     else:
         if not audio:

@@ -46,3 +46,18 @@ def duration_s(path: str | Path) -> float:
         return float(info.get("format", {}).get("duration", 0.0))
     except (TypeError, ValueError):
         return 0.0
+
+
+def display_size(stream: dict[str, Any]) -> tuple[int, int]:
+    """Width and height of an ffprobe video stream as shown, after rotation (display-matrix side
+    data of newer files, or the ``rotate`` tag of older ones)."""
+    w, h = int(stream.get("width") or 0), int(stream.get("height") or 0)
+    rot = (stream.get("tags") or {}).get("rotate", 0)
+    for sd in stream.get("side_data_list") or []:
+        if "rotation" in sd:
+            rot = sd["rotation"]
+    try:
+        quarter = abs(int(float(rot))) % 180 == 90
+    except (TypeError, ValueError):
+        quarter = False
+    return (h, w) if quarter else (w, h)

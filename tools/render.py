@@ -48,7 +48,7 @@ from pathlib import Path
 from pydantic import Field
 
 from tools.errors import InternalError, MediaError, ToolInputError
-from tools.media import ffprobe, run_ffmpeg
+from tools.media import display_size, ffprobe, run_ffmpeg
 from tools.models import Model, RenderSpec, Timeline, VideoClip
 from tools.reframe import Box, ReframeOutput
 from tools.registry import register
@@ -180,13 +180,7 @@ def _probe_source(path: Path, cid: str, cache_root: Path | None = None) -> tuple
     v = next((s for s in info.get("streams", []) if s.get("codec_type") == "video"), None)
     if v is None or not v.get("width"):
         raise MediaError(f"{path.name!r} has no picture", hint="use a photo or a video clip for the video track")
-    w, h = int(v["width"]), int(v["height"])
-    rot = str((v.get("tags") or {}).get("rotate", "0"))
-    for sd in v.get("side_data_list", []) or []:
-        if "rotation" in sd:
-            rot = str(sd["rotation"])
-    if rot.lstrip("-") in ("90", "270"):
-        w, h = h, w
+    w, h = display_size(v)
     dur = info.get("format", {}).get("duration") or v.get("duration")
     fmt = info.get("format", {}).get("format_name", "")
     still = "image2" in fmt or "_pipe" in fmt or fmt in ("png_pipe", "jpeg_pipe", "webp_pipe")

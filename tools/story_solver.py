@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 from functools import lru_cache

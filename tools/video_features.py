@@ -91,14 +91,9 @@ def probe_video(path: str | Path) -> VideoInfo:
         if not streams:
             raise MediaError(f"no video stream in {str(path)!r}", hint="pass a video file (mp4, webm, mkv, mov …)")
         s = streams[0]
-        w, h = int(s.get("width") or 0), int(s.get("height") or 0)
-        rot = 0
-        for sd in s.get("side_data_list") or []:
-            if "rotation" in sd:
-                rot = int(float(sd["rotation"]))
-        rot = int(float((s.get("tags") or {}).get("rotate", rot)))
-        if abs(rot) % 180 == 90:
-            w, h = h, w
+        from tools.media import display_size
+
+        w, h = display_size(s)
         fps = _ratio(s.get("avg_frame_rate")) or _ratio(s.get("r_frame_rate")) or 25.0
         dur = float(s.get("duration") or 0) or float((info.get("format") or {}).get("duration") or 0)
     else:  # no ffprobe: OpenCV can still read the container header

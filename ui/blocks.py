@@ -19,7 +19,7 @@ from agents.edits import apply_edit, parse_edit
 from agents.graph import STEPS, Planner, load_job
 from agents.make import MakeRequest
 from tools.errors import AdReelError, ToolInputError
-from tools.ingest import AUDIO_EXT, IMAGE_EXT, VIDEO_EXT
+from tools.ingest import AUDIO_EXT
 from tools.models import SCRIPT_LABELS, NarrationLine, Storyline, count_words
 from tools.workspace import Workspace, sanitize_filename
 
@@ -95,7 +95,6 @@ def build_ui(ws: Workspace) -> gr.Blocks:
                 raise ToolInputError("no product facts uploaded", hint="upload a .txt (`名称：…` / `name: …` and `aspect：point、point` lines) or a ProductInfo .json")
             req = MakeRequest(materials_dir=str(up["materials"]), product_path=str(up["product"]), music_path=str(up["music"]) if up["music"] else None, brief=brief or "")
             pl = planner()
-            pl.graph  # noqa: B018 - built
             progress(0.05, desc="planning")
             job_id = pl.start(req, auto_approve=False)
             session["job"] = job_id
@@ -139,8 +138,7 @@ def build_ui(ws: Workspace) -> gr.Blocks:
                 decision = {"storyline": Storyline(beats=beats).model_dump(mode="json")}
                 if user_lines:
                     pl.graph.update_state(pl.config(job_id), {"lines": user_lines})
-            total = len(STEPS)
-            progress(4 / total, desc="narrating, speaking, rendering")
+            progress(STEPS.index("narrate") / len(STEPS), desc="narrating, speaking, rendering")
             pl.resume(job_id, decision)
             job = load_job(ws, job_id)
             history.append({"role": "assistant", "content": f"Done: version {pl.timeline(job_id).version} is ready. " + HELP

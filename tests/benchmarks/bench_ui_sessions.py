@@ -15,9 +15,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-from test_ui_api import _duration, _free_port, run_session, start_app  # noqa: E402
+from conftest import free_port, start_app  # noqa: E402
+from test_ui_api import _duration, run_session  # noqa: E402
 
 
 def main() -> None:
@@ -30,7 +32,7 @@ def main() -> None:
         facts = Path(td) / "product.txt"
         facts.write_text("name: Joust Duffle Bag\nmaterial: durable nylon, padded strap\noffer: only 34 dollars\n", encoding="utf-8")
         imgs = sorted(str(p) for p in media.glob("magento_*.jpg"))[:6]
-        port = _free_port()
+        port = free_port()
         proc = start_app(ws, port)
         peak = 0
         try:

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,37 +16,16 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-b
         "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
-def app_url(_isolated_workspace: Path):
+def chromium() -> str:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("chromium is missing: run.sh installs it (apt-get install chromium)")
         pytest.skip("chromium not installed (apt-get install chromium)")
-    port = _free_port()
-    env = {**os.environ, "ADREEL_WORKSPACE": str(_isolated_workspace)}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "ui", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"app exited: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.3)
-    yield f"http://127.0.0.1:{port}/"
-    proc.terminate()
-    proc.wait(timeout=20)
+    return CHROMIUM
 
 
-def test_browser_upload_brief_video_gif(app_url: str, media_dir: Path, tmp_path: Path, _isolated_workspace: Path) -> None:
+def test_browser_upload_brief_video_gif(chromium: str, app_url: str, media_dir: Path, tmp_path: Path, _isolated_workspace: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     facts = tmp_path / "product.txt"
@@ -60,7 +35,7 @@ def test_browser_upload_brief_video_gif(app_url: str, media_dir: Path, tmp_path:
     files += [str(media_dir / "video" / "event_aaron_tang_ccby.mp4"), str(facts)]
     shot = _isolated_workspace / "browser.png"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
         page.goto(app_url, wait_until="load", timeout=120_000)
         expect(page.locator("#send")).to_be_visible(timeout=120_000)

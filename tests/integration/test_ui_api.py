@@ -3,42 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(workspace: Path, port: int) -> subprocess.Popen:
-    """`python app.py ui` on loopback, waited for; the caller terminates it."""
-    env = {**os.environ, "ADREEL_WORKSPACE": str(workspace)}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "ui", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode()[-2000:])
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("app did not start")
 
 
 def run_session(url: str, files: list[str], brief: str) -> dict:
@@ -56,21 +27,14 @@ def _duration(path: str) -> float:
     return float(json.loads(out.stdout)["format"]["duration"])
 
 
-def test_two_concurrent_sessions_get_their_own_outputs(media_dir: Path, tmp_path: Path, _isolated_workspace: Path) -> None:
+def test_two_concurrent_sessions_get_their_own_outputs(media_dir: Path, tmp_path: Path, _isolated_workspace: Path, app_url: str) -> None:
     facts = tmp_path / "product.txt"
     facts.write_text("name: Joust Duffle Bag\nmaterial: durable nylon, padded strap\noffer: only 34 dollars\n", encoding="utf-8")
     imgs = [str(media_dir / "images" / n) for n in ("magento_mb01-blue-0.jpg", "magento_mb03-black-0.jpg", "magento_wb02-green-0.jpg")]
-    port = _free_port()
-    proc = start_app(_isolated_workspace, port)
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        with ThreadPoolExecutor(2) as ex:
-            a = ex.submit(run_session, url, [*imgs, str(facts)], "6 s square video")
-            b = ex.submit(run_session, url, [*imgs[:2], str(facts)], "8 s vertical video")
-            ra, rb = a.result(timeout=900), b.result(timeout=900)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with ThreadPoolExecutor(2) as ex:
+        a = ex.submit(run_session, app_url, [*imgs, str(facts)], "6 s square video")
+        b = ex.submit(run_session, app_url, [*imgs[:2], str(facts)], "8 s vertical video")
+        ra, rb = a.result(timeout=900), b.result(timeout=900)
     assert ra["video"] and rb["video"] and ra["video"] != rb["video"]
     assert abs(_duration(ra["video"]["video"] if isinstance(ra["video"], dict) else ra["video"]) - 6) <= 0.1
     assert abs(_duration(rb["video"]["video"] if isinstance(rb["video"], dict) else rb["video"]) - 8) <= 0.1

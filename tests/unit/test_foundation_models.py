@@ -67,3 +67,15 @@ def test_timeline_rejects_gaps() -> None:
 def test_bar_duration_is_mean_bar() -> None:
     ma = m.MusicAnalysis(path="a", duration_s=9, tempo_bpm=120, bars_s=[0.0, 2.0, 4.1, 6.0])
     assert ma.bar_s == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(("stream", "wh"), [
+    ({"width": 640, "height": 360}, (640, 360)),
+    ({"width": 640, "height": 360, "tags": {"rotate": "90"}}, (360, 640)),            # older files
+    ({"width": 640, "height": 360, "side_data_list": [{"rotation": -90}]}, (360, 640)),  # display matrix
+    ({"width": 640, "height": 360, "side_data_list": [{"rotation": 180}]}, (640, 360)),
+])
+def test_display_size_after_rotation(stream: dict, wh: tuple[int, int]) -> None:
+    from tools.media import display_size
+
+    assert display_size(stream) == wh
