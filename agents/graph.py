@@ -22,7 +22,7 @@ from langgraph.types import Command, interrupt
 
 from agents.make import VOICE_LEAD_S, MakeRequest, build_timeline, narrate_lines, resolve_spec
 from agents.state import PlanState
-from tools.errors import AdReelError, InfeasibleError
+from tools.errors import AdReelError, InfeasibleError, ToolInputError
 from tools.ingest import load_library, save_library
 from tools.models import Job, JobArtifacts, Material, NarrationLine, ProductInfo, RenderSpec, Storyline, Timeline
 from tools.product import load_product
@@ -331,6 +331,11 @@ class Planner:
 
     def resume(self, job_id: str, decision: dict[str, Any] | None = None) -> None:
         """Continue a job: after a review decision, or from its last checkpoint after a crash."""
+        self.ws.job_dir(job_id, create=False)  # a bad or unknown id is a clear ToolInputError
+        if not self.graph.get_state(self.config(job_id)).values:
+            raise ToolInputError(f"job {job_id!r} has no saved progress to resume", hint="start it again with `python app.py make …`")
+        if self.waiting_for(job_id) is None:
+            return  # already finished: nothing to redo
         if self.waiting_for(job_id) == "review" and decision is not None:
             self.graph.invoke(Command(resume=decision), self.config(job_id))
         else:

@@ -143,3 +143,14 @@ def test_brief_language_gives_matching_video(ws: Workspace, lang: str, brief: st
     tl = p.timeline(jid)
     cjk = [any("\u4e00" <= c <= "\u9fff" for c in n.text) for n in tl.narration]
     assert tl.language == lang and (all(cjk) if lang == "zh" else not any(cjk))
+
+
+def test_resume_refuses_bad_and_unknown_jobs(ws: Workspace) -> None:
+    p = Planner(ws)
+    with pytest.raises(ToolInputError, match="bad job id"):
+        p.resume("../../etc")
+    with pytest.raises(ToolInputError, match="no job"):
+        p.resume("20260101-000000-abcdef")
+    ws.job_dir("20260101-000000-abcdef")  # a folder without saved progress
+    with pytest.raises(ToolInputError, match="no saved progress"):
+        p.resume("20260101-000000-abcdef")
