@@ -98,22 +98,19 @@ def test_hostile_brief_stays_inside_workspace(ws: Workspace, tmp_path: Path) -> 
 def test_killed_job_resumes_from_last_finished_step(ws: Workspace) -> None:
     photos, facts = write_samples(ws, "en")
     env = {**os.environ, "ADREEL_WORKSPACE": str(ws.root)}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "make", "--materials", str(photos), "--product", str(facts), "--duration", "15"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    log = ws.root / "make.log"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "make", "--materials", str(photos), "--product", str(facts), "--duration", "15"],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     job_file = None
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
-        jobs = list((ws.root / "jobs").glob("*/job.json"))
-        if jobs:
-            job_file = jobs[0]
-            try:
-                steps = json.loads(job_file.read_text(encoding="utf-8"))["steps_done"]
-            except (json.JSONDecodeError, KeyError):
-                steps = []
-            if "tts" in steps:  # rendering has started: kill it now
-                os.killpg(proc.pid, signal.SIGKILL)
-                break
-        time.sleep(0.05)
+        # "render …" is logged when the render node starts, i.e. after the tts checkpoint is committed
+        if "] render …" in log.read_text(encoding="utf-8", errors="replace"):
+            os.killpg(proc.pid, signal.SIGKILL)
+            job_file = next((ws.root / "jobs").glob("*/job.json"))
+            break
+        time.sleep(0.02)
     proc.wait(timeout=30)
     assert job_file is not None and proc.returncode == -signal.SIGKILL, "the job should have been killed mid-render"
     job_id = job_file.parent.name
