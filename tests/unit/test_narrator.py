@@ -271,3 +271,62 @@ def test_fillers_and_templates_are_fact_free():
         for tpls in TEMPLATES[lang].values():
             for t in tpls:
                 assert g.ungrounded(t.replace("{fact}", "").replace("{name}", "")) == [], t
+
+
+def test_generic_phrases_are_said_once_per_story_and_intro_lines_name_the_product(esync_dev):
+    """Regression for the first version, which padded every line with the same "大家可以放心冲":
+    a generic phrase occurs in at most one line of a story, and every 产品推荐 line names the product."""
+    from tools.esync import load_esync
+    from tools.narrator import GENERIC_FILLERS, EmbeddedNarrator, default_corpus, long_name
+
+    nar = EmbeddedNarrator(default_corpus("zh"))
+    for v in load_esync(esync_dev)[5::40]:  # 8 videos spread over the file
+        beats = [NarrationBeat(label=c.label, word_min=c.word_min, word_max=c.word_max, rel_pos=c.rel_pos) for c in v.clips]
+        lines = [ln.text for ln in nar.narrate(v.product, beats, "zh", exclude_products=[v.product.name]).lines]
+        for f in GENERIC_FILLERS["zh"]:
+            assert sum(f in t for t in lines) <= 1, (f, lines)
+        for c, t in zip(v.clips, lines):
+            if "产品推荐" in (c.label or "").split("+"):
+                assert short_name(v.product, "zh") in t or long_name(v.product, "zh") in t, (v.product.name, t)
+
+
+def test_spoken_names_drop_shop_decorations_and_dangling_characters():
+    from tools.narrator import clean_name, long_name
+
+    p = ProductInfo(name="【官方正品】IPSA茵芙莎第9代SE自律舒缓水乳流金套装保湿舒敏", language="zh")
+    assert clean_name(p.name).startswith("IPSA")
+    assert short_name(p, "zh") == "IPSA茵芙莎"  # not "IPSA茵芙莎第"
+    assert long_name(p, "zh").startswith("IPSA茵芙莎") and "【" not in long_name(p, "zh")
+    q = ProductInfo(name="官方正品 YSL圣罗兰口红香水礼盒", language="zh")
+    assert short_name(q, "zh").startswith("YSL")
+    assert clean_name("【】") == "【】"  # nothing left: keep the name as given
+
+
+def test_label_decoding_is_the_exact_argmax_sequence():
+    """Viterbi over the label model returns the best-scoring sequence (checked by brute force)."""
+    import itertools
+
+    from tools.narrator import LabelModel, default_corpus
+
+    lm = LabelModel(default_corpus("zh").lines)
+    beats = [(0.0, 20), (0.5, 30), (1.0, 15)]
+    labs = list(SCRIPT_LABELS)
+
+    def total(seq):
+        prev, s = "<s>", 0.0
+        for (rel, n), lab in zip(beats, seq):
+            s += lm.scores(rel, prev, n, labs)[lab]
+            prev = lab
+        return s
+
+    best = max(itertools.product(labs, repeat=len(beats)), key=total)
+    got = lm.predict(beats, ProductInfo(name="x", language="zh", aspects=[
+        AspectPoints(aspect=a, points=["y"]) for a in ("鉴定/认证", "生产工艺", "安全")]))
+    assert total(got) == pytest.approx(total(best))
+
+
+def test_cut_never_ends_on_a_dangling_word():
+    assert fit_line("Order now: buy two get one free for every cup you drink today.", 5, 9, "en") == \
+        "Order now: buy two get one free."
+    out = fit_line("这款面霜的质地非常轻薄的，吸收也很快的时候", 4, 7, "zh")
+    assert not out.rstrip("。！").endswith("的"), out
