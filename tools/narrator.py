@@ -223,6 +223,13 @@ _FREE_NUMERAL_CHARS = set("一几些每多个两次点下种款套瓶支只件�
 _QUOTES = {"“": "”", "「": "」", "《": "》", "（": "）", "(": ")", "【": "】", "[": "]", "‘": "’"}
 
 
+#: Locative words (jieba POS f) that state nothing about a product.
+_FREE_LOCATIVES_ZH = frozenset("""里面 之后 最近 下方 最后 上面 之前 以后 期间 下面 以上 以前 中间 后面 上方 下边 之间 旁边
+以下 之外 背后 前面 上下 当中 之中 其中 左右 前后""".split())
+#: One-character nouns that state nothing about a product (people, time, money, talk …).
+_FREE_CHARS_ZH = frozenset("人 时 钱 心 话 问 处 内 价 货 礼 双 换 连 宝 性 化 状 风 光 力 事 家 天 年 样 点 种 次 款 个 里 外 边 面 手 感".split())
+
+
 @lru_cache(maxsize=65536)
 def _zh_pos(word: str) -> str:
     import jieba.posseg as pseg
@@ -256,14 +263,19 @@ class Grounder:
         self.en_words = {_en_stem(w) for w in re.findall(r"[A-Za-z][A-Za-z'’\-]*", self.blob)}
         self.en_words |= {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’\-]*", self.blob)}
         self.generic = GENERIC_AD_WORDS[language]
+        self._codes: dict[str, bool] = {}
 
     def is_content(self, tok: str) -> bool:
-        """Whether ``tok`` must be grounded: zh words of ≥ 2 characters, en words outside the stop list."""
+        """Whether ``tok`` must be grounded: zh words of ≥ 2 characters and one-character nouns
+        outside :data:`_FREE_CHARS_ZH` (脸, 油, 发 say what kind of product it is); en words
+        outside the stop list."""
         if _is_punct(tok) or not tok.strip():
             return False
         if self.language == "zh":
             if _ALNUM_RE.search(tok):
                 return True
+            if len(tok) == 1:
+                return tok not in _FREE_CHARS_ZH and _zh_pos(tok) in ("n", "ng", "nz")
             return len(tok) >= 2
         return tok.lower().strip("'’") not in _EN_STOP
 
@@ -272,12 +284,14 @@ class Grounder:
             return True
         low = tok.lower()
         if self.language == "zh":
+            if _ALNUM_RE.search(tok):  # a number or code must be one of the facts', whole (199 ≠ 1990)
+                return self._whole_code(low)
             if low in self.blob or tok in self.generic:
                 return True
-            if _ALNUM_RE.search(tok):
-                return False
             pos = _zh_pos(tok)
-            if pos in FUNCTION_POS_ZH or (pos[0] in "rcupdyeoqf" and pos != "df"):
+            if pos[0] == "f":  # locatives: 之后 is free, 面部 / 底部 name a part of some product
+                return tok in _FREE_LOCATIVES_ZH
+            if pos in FUNCTION_POS_ZH or (pos[0] in "rcupdyeoq" and pos != "df"):
                 return True
             if pos == "m" and set(tok) <= _FREE_NUMERAL_CHARS:
                 return True
@@ -286,6 +300,14 @@ class Grounder:
         if any(ch.isdigit() for ch in w):
             return w in self.blob
         return w in self.generic or _en_stem(w) in self.generic or w in self.en_words or _en_stem(w) in self.en_words
+
+    def _whole_code(self, low: str) -> bool:
+        if low in self._codes:
+            return self._codes[low]
+        ok = re.search(r"(?<![a-z0-9])" + re.escape(low) + r"(?![a-z0-9])", self.blob) is not None or (
+            not low[0].isalnum() or not low[-1].isalnum()) and low in self.blob
+        self._codes[low] = ok
+        return ok
 
     def ungrounded(self, text: str) -> list[str]:
         """Content words of ``text`` that are neither this product's, generic, nor function words."""
@@ -326,6 +348,24 @@ _PAD1: dict[str, list[str]] = {"zh": ["哦", "呀", "啦"], "en": ["really", "tr
 
 
 _DANGLING_ZH = frozenset("的 和 与 及 跟 在 对 把 被 让 给 从 向 而 或 是 就 也 还 又 很 更 最 都 并".split())
+
+
+def _drop_last_char(text: str) -> str:
+    """``text`` without its last character — or without its whole trailing number/code, so that a
+    cut never turns 1990 into a false 199."""
+    if text and _ALNUM_RE.match(text[-1]):
+        return re.sub(r"[A-Za-z0-9.%+\-]+$", "", text) if len(text) > 1 else text[:-1]
+    return text[:-1]
+
+
+def _cut_chars(text: str, k: int) -> str:
+    """The first ``k`` characters of ``text``, minus a number or code the cut went through."""
+    if k >= len(text):
+        return text
+    out = text[:k]
+    if out and _ALNUM_RE.match(out[-1]) and _ALNUM_RE.match(text[k]):
+        out = re.sub(r"[A-Za-z0-9.%+\-]+$", "", out)
+    return out
 
 
 def validate_line(text: str, word_min: int, word_max: int, language: Language) -> str | None:
@@ -401,7 +441,7 @@ def fit_line(
                 acc.pop()
             best = _end(join(acc, language), language) if acc else ""
             if n(best) > hi:  # the cut itself overshoots (single long token): cut characters / words
-                best = _end(re.sub(r"\s+", "", text)[: hi - 1] if language == "zh" else " ".join(text.split()[:hi]), language)
+                best = _end(_cut_chars(re.sub(r"\s+", "", text), hi - 1) if language == "zh" else " ".join(text.split()[:hi]), language)
                 if n(best) > hi:
                     best = best[:-1] if language == "zh" else " ".join(best.split()[:hi])
         text = best
@@ -426,20 +466,23 @@ def fit_line(
             break
         used.add(best_add)
         text = _end(_cat(text, best_add, language), language) if text else _end(best_add, language)
-    # fine adjustment by one unit
+    # fine adjustment by one unit (a trim that removed a whole number may need padding again)
     guard = 0
-    while n(text) < lo and guard < 200:
-        guard += 1
-        if language == "zh":
-            if text and text[-1] in "。！" and n(text) + 1 <= hi:
-                text = text[:-1] + _PAD1["zh"][guard % 3] + "！"
+    for _round in range(3):
+        while n(text) < lo and guard < 200:
+            guard += 1
+            if language == "zh":
+                if text and text[-1] in "。！" and n(text) + 1 <= hi:
+                    text = text[:-1] + _PAD1["zh"][guard % 3] + "！"
+                else:
+                    text = text + "！"
             else:
-                text = text + "！"
-        else:
-            body = text.rstrip(".!?")
-            text = body + " " + _PAD1["en"][guard % 3] + "."
-    while n(text) > hi and language == "zh" and len(text) > 1:
-        text = text[:-1]
+                body = text.rstrip(".!?")
+                text = body + " " + _PAD1["en"][guard % 3] + "."
+        while n(text) > hi and language == "zh" and len(text) > 1:
+            text = _drop_last_char(text) if _round < 2 else text[:-1]
+        if lo <= n(text) <= hi:
+            break
     if not text:
         text = "好" if language == "zh" else "Great."
     if language == "en" and text[0].islower():
@@ -752,7 +795,7 @@ class _Adapter:
             return "K"
         alnum = bool(_ALNUM_RE.search(tok))
         if self.lang == "zh" and len(tok) == 1 and not alnum:
-            return "K"
+            return "K" if self.grounder.grounded(tok) else "U"
         if self.lang == "en" and tok.lower() in _EN_STOP:
             return "K"
         if self.supported(tok) and (len(tok) >= 2 or self.lang == "en"):
@@ -810,6 +853,13 @@ def _adapt(line: CorpusLine, ad: _Adapter, state: _StoryState, label: str, hint:
                 j += 1
             span = "".join(toks[i:j]) if language == "zh" else " ".join(toks[i:j])
             prev_tok = out[-1] if out else ""
+            if any(k == "N" for k in kinds) and not any(k.startswith("F:") for k in kinds) and word_class(span, language) != "n":
+                # a descriptive word of the source's name (滋润 in "…滋润霜") is a claim, not a name:
+                # neither the name nor a pronoun can stand in for it
+                clause_bad = True
+                out.append(span)
+                i = j
+                continue
             if any(k == "N" for k in kinds) and not any(k.startswith("F:") for k in kinds):
                 between = out[last_name + 1:] if last_name >= 0 else None
                 if between is not None and len(between) <= 2 and not any(_is_punct(t) or len(t) > 1 for t in between):

@@ -330,3 +330,19 @@ def test_cut_never_ends_on_a_dangling_word():
         "Order now: buy two get one free."
     out = fit_line("这款面霜的质地非常轻薄的，吸收也很快的时候", 4, 7, "zh")
     assert not out.rstrip("。！").endswith("的"), out
+
+
+def test_grounding_catches_category_words_and_cut_numbers():
+    """Words that reveal another kind of product (面部, 脸, 油 in a desk ad) and numbers cut short
+    (199 from 1990) are not this product's facts."""
+    from tools.narrator import Grounder
+
+    desk = ProductInfo(name="大将作儿童桌椅经典1990", language="zh",
+                       aspects=[AspectPoints(aspect="外观", points=["中碳钢架", "倒L型大桌板"])])
+    g = Grounder(desk, "zh")
+    assert "面部" in g.ungrounded("给面部带来享受。")
+    assert "脸" in g.ungrounded("上脸呢。")
+    assert "199" in g.ungrounded("经典199。")
+    assert g.ungrounded("经典1990，中碳钢架，之后也很稳。") == []
+    out = fit_line("中碳钢架，经典1990", 5, 9, "zh")
+    assert "199" not in out.replace("1990", ""), out
