@@ -610,13 +610,20 @@ class LabelModel:
 
     Learned from a corpus's labelled videos (narrator §4.1 motivates relative position: late
     clips call to action, early ones recommend). Multi-labels count 1/k for each part.
+
+    ``prior_weight`` scales the class prior. The default 0 is class-balanced naive Bayes: with
+    the full prior (1) 63 % of dev clips were labelled 产品功效 (humans: 26 %), a monotone
+    storyline. Measured on dev.json, predicted labels, leave-product-out: prior 1 → exact label
+    accuracy 30.6 %, total-variation distance to the human label distribution 0.34, narration
+    CIDEr-D 16.3; prior 0 → 28.8 %, 0.21, 21.6.
     """
 
     POS_BINS = 5
     LEN_BINS = (10, 20, 30, 45)
 
-    def __init__(self, lines: Iterable[CorpusLine], alpha: float = 1.0) -> None:
+    def __init__(self, lines: Iterable[CorpusLine], alpha: float = 1.0, prior_weight: float = 0.0) -> None:
         self.alpha = alpha
+        self.prior_weight = prior_weight
         self.prior: Counter = Counter()
         self.pos: dict[str, Counter] = defaultdict(Counter)
         self.prev: dict[str, Counter] = defaultdict(Counter)
@@ -657,7 +664,7 @@ class LabelModel:
         out = {}
         for lab in allowed:
             c = self.prior[lab]
-            s = math.log((c + a) / (tot + a * len(SCRIPT_LABELS)))
+            s = self.prior_weight * math.log((c + a) / (tot + a * len(SCRIPT_LABELS)))
             s += math.log((self.pos[lab][self._pbin(rel)] + a) / (c + a * self.POS_BINS))
             s += math.log((self.prev[lab][prev] + a) / (c + a * (len(SCRIPT_LABELS) + 1)))
             s += math.log((self.len[lab][self._lbin(length)] + a) / (c + a * (len(self.LEN_BINS) + 1)))
@@ -701,7 +708,7 @@ KEEP_WEIGHT = 0.5  # score weight of the share of the source line kept; tuned on
 FILLER_COST = 0.2  # score cost of each generic phrase a line needs to reach its length
 MAX_PAD_FACTS = 3  # facts appended to a short line before generic phrases; tuned on dev.json (CIDEr/repetition: all 18.3/5.7 %, 1 → 18.1/11.3 %, 3 → 18.4/9.7 %)
 NAME_ASPECT = "名称"  # pseudo-aspect of selling points stated by the product name
-_MAX_NAME = 3  # name mentions per story before pronouns take over
+_MAX_NAME = 3  # name mentions per story before pronouns take over (tuned on dev.json: 5 → CIDEr 27.0, repetition 14.9 %; naming in every line up to 4 → 27.6, 19.6 %)
 _DEMONSTRATIVES = {"这款", "这个", "这只", "这支", "这瓶", "这套", "这件", "这双", "这台", "这盒", "这罐", "这把", "我们", "the", "this", "our"}
 _JOINERS = {"和", "与", "、", "及", "跟", "and", "&", ","}
 
