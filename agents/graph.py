@@ -1,11 +1,15 @@
 """The planner graph (LangGraph StateGraph, SQLite checkpointer).
 
-    brief → ingest → storyline → review ⏸ → narrate → tts → render → thumbnail → explain
+    brief → ingest → retrieve → score → music → storyline → draft → review ⏸ → narrate → tts
+          → render → thumbnail → explain
 
 Every node calls tools through the registry and records its step in the job's job.json; the
 graph state is checkpointed after every node, so a killed job resumes from its last finished
-step (``resume_job``). ``review`` is a human-in-the-loop interrupt: the user approves or edits
-the storyline (skipped when ``auto_approve``). Nodes hold no algorithms.
+step (``resume_job``). ``draft`` writes the narration before the review, so the user sees and
+can edit every line with its shot; ``review`` is a human-in-the-loop interrupt: the user
+approves or edits labels and lines (skipped when ``auto_approve``); ``narrate`` then keeps every
+line that still fits its beat and re-writes only relabelled or re-timed ones. Nodes hold no
+algorithms.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from tools.settings import get_settings
 from tools.tts import TAIL_S
 from tools.workspace import Workspace, atomic_write_model, product_id_for
 
-STEPS = ("brief", "ingest", "retrieve", "score", "music", "storyline", "review", "narrate", "tts", "render", "thumbnail", "explain")
+STEPS = ("brief", "ingest", "retrieve", "score", "music", "storyline", "draft", "review", "narrate", "tts", "render", "thumbnail", "explain")
 #: Tempo of generated background music by wanted mood (EaMD classes): faster for higher arousal.
 MOOD_TEMPO_BPM = {"excited": 124.0, "tense": 112.0, "neutral": 100.0, "fearful": 96.0, "relaxed": 84.0, "sad": 72.0}
 Log = Callable[[str], None]
@@ -210,7 +214,7 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
     def review(state: PlanState) -> dict[str, Any]:
         if state.get("auto_approve"):
             return {}
-        decision = interrupt({"kind": "review_storyline", "storyline": state["storyline"]})
+        decision = interrupt({"kind": "review_storyline", "storyline": state["storyline"], "lines": state.get("lines")})
         if isinstance(decision, dict) and decision.get("storyline"):
             story = Storyline.model_validate(decision["storyline"])
             atomic_write_model(ws.job_dir(state["job_id"]) / "storyline.json", story)
@@ -226,6 +230,9 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         if note:
             _update_job(ws, state["job_id"], warning=note)
         return {"lines": [ln.model_dump(mode="json") for ln in lines], "notes": [note] if note else []}
+
+    def draft(state: PlanState) -> dict[str, Any]:
+        return narrate(state)
 
     def tts(state: PlanState) -> dict[str, Any]:
         story = Storyline.model_validate(state["storyline"])
@@ -284,7 +291,8 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         return {"artifacts": arts}
 
     g = StateGraph(PlanState)
-    for name, fn in [("brief", brief), ("ingest", ingest), ("retrieve", retrieve), ("score", score), ("music", music), ("storyline", storyline), ("review", review), ("narrate", narrate),
+    for name, fn in [("brief", brief), ("ingest", ingest), ("retrieve", retrieve), ("score", score), ("music", music), ("storyline", storyline), ("draft", draft), ("review", review),
+                     ("narrate", narrate),
                      ("tts", tts), ("render", render), ("thumbnail", thumbnail), ("explain", explain)]:
         g.add_node(name, step(name, fn))
     g.add_edge(START, "brief")

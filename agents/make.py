@@ -86,7 +86,7 @@ def build_timeline(job_id: str, story: Storyline, lines: list[NarrationLine], sp
 def narrate_lines(product: ProductInfo, story: Storyline, language: str, given: list[dict] | None = None,
                   keyframes: dict[int, list[str]] | None = None) -> tuple[list[NarrationLine], str | None]:
     """Narration for every beat; lines in ``given`` that still fit their beat (same label and range)
-    are kept. The served narrator (``ADREEL_NARRATOR=vllm``) gets each beat's keyframes; when it
+    and lines the user wrote (same label) are kept. The served narrator (``ADREEL_NARRATOR=vllm``) gets each beat's keyframes; when it
     fails, the embedded narrator writes the lines and the returned note says so."""
     keep: dict[int, NarrationLine] = {}
     for d in given or []:
@@ -95,6 +95,8 @@ def narrate_lines(product: ProductInfo, story: Storyline, language: str, given: 
             b = story.beats[ln.beat_index]
             if (ln.label, ln.word_min, ln.word_max) == (b.label, b.word_min, b.word_max) and ln.in_range:
                 keep[ln.beat_index] = ln
+            elif ln.source == "user" and ln.label == b.label and ln.text.strip():
+                keep[ln.beat_index] = ln  # the user's own words are kept; TTS fits its rate to the shot
     todo = [b for b in story.beats if b.index not in keep]
     note = None
     fresh: dict[int, NarrationLine] = {}

@@ -99,7 +99,7 @@ def build_ui(ws: Workspace) -> gr.Blocks:
             job_id = pl.start(req, auto_approve=False)
             session["job"] = job_id
             job = load_job(ws, job_id)
-            msg = f"Here is the storyline for a {job.brief.duration_s:g} s {job.brief.aspect} video. Edit labels or narration in the table, then press Approve."
+            msg = f"Here is the storyline for a {job.brief.duration_s:g} s {job.brief.aspect} video. Each shot has a draft voice-over line: edit labels or lines in the table, then press Approve."
             if job.warnings:
                 msg += "\n\n" + "\n".join(f"- {w}" for w in job.warnings)
             history.append({"role": "assistant", "content": msg})
@@ -121,6 +121,7 @@ def build_ui(ws: Workspace) -> gr.Blocks:
             if rows and pl.waiting_for(job_id) == "review":
                 story = Storyline.model_validate(st["storyline"])
                 beats, user_lines = list(story.beats), []
+                drafts = {d["beat_index"]: d for d in (st.get("lines") or [])}
                 for row in rows:
                     i = int(row[0]) - 1
                     if not 0 <= i < len(beats):
@@ -131,13 +132,17 @@ def build_ui(ws: Workspace) -> gr.Blocks:
                             raise ToolInputError(f"row {i + 1}: unknown label {label!r}", hint=f"use one of: {', '.join(SCRIPT_LABELS)}")
                         beats[i] = beats[i].model_copy(update={"label": label})
                     text = str(row[5] or "").strip()
+                    draft = drafts.get(i)
+                    if draft and text == draft["text"].strip():
+                        if beats[i].label == draft["label"]:
+                            user_lines.append(draft)  # the draft line, approved as it is
+                        continue  # relabelled: the narrator re-writes it for the new label
                     if text:
                         b = beats[i]
                         user_lines.append(NarrationLine(beat_index=i, label=b.label, text=text, language=st["language"], word_min=b.word_min,
                                                         word_max=max(b.word_max, count_words(text, st["language"])), source="user").model_dump(mode="json"))
                 decision = {"storyline": Storyline(beats=beats).model_dump(mode="json")}
-                if user_lines:
-                    pl.graph.update_state(pl.config(job_id), {"lines": user_lines})
+                pl.graph.update_state(pl.config(job_id), {"lines": user_lines})
             progress(STEPS.index("narrate") / len(STEPS), desc="narrating, speaking, rendering")
             pl.resume(job_id, decision)
             job = load_job(ws, job_id)

@@ -18,7 +18,7 @@ from agents.graph import Planner, load_job
 from agents.make import MakeRequest
 from agents.samples import write_samples
 from tools.errors import ToolInputError
-from tools.models import Storyline
+from tools.models import Storyline, count_words
 from tools.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,11 +54,17 @@ def test_review_edit_then_chat_edits_and_undo(ws: Workspace) -> None:
     jid = p.start(MakeRequest(materials_dir=str(photos), product_path=str(facts), brief="12秒方形视频，舒缓"), auto_approve=False)
     assert p.waiting_for(jid) == "review" and p.timeline(jid) is None
     story = Storyline.model_validate(p.state(jid)["storyline"])
+    # the review shows a draft line for every shot, already in its range
+    drafts = p.state(jid)["lines"]
+    assert [d["beat_index"] for d in drafts] == [b.index for b in story.beats]
+    assert all(d["word_min"] <= count_words(d["text"], "zh") <= d["word_max"] for d in drafts)
     beats = list(story.beats)
     beats[1] = beats[1].model_copy(update={"label": "产品功效"})
     p.resume(jid, {"storyline": Storyline(beats=beats).model_dump(mode="json")})
     tl1 = p.timeline(jid)
     assert tl1 is not None and tl1.version == 1 and tl1.narration[1].label == "产品功效"
+    # approved drafts are spoken as they were; only the relabelled line was re-written
+    assert [n.text for i, n in enumerate(tl1.narration) if i != 1] == [d["text"] for d in drafts if d["beat_index"] != 1]
     assert load_job(ws, jid).status == "done"
     assert _probe_wh_dur(ws.job_dir(jid) / "video.mp4")[:2] == (720, 720)
 

@@ -17,9 +17,9 @@ def run_session(url: str, files: list[str], brief: str) -> dict:
     from gradio_client import Client, handle_file
 
     c = Client(url, verbose=False)
-    chat, table, *_ = c.predict([handle_file(f) for f in files], brief, [], api_name="/start")
-    chat, table, video, gif, expl, downloads = c.predict(table, chat, api_name="/approve")
-    return {"chat": chat, "table": table, "video": video, "downloads": downloads}
+    chat, draft, *_ = c.predict([handle_file(f) for f in files], brief, [], api_name="/start")
+    chat, table, video, gif, expl, downloads = c.predict(draft, chat, api_name="/approve")
+    return {"chat": chat, "draft": draft, "table": table, "video": video, "downloads": downloads}
 
 
 def _duration(path: str) -> float:
@@ -39,6 +39,9 @@ def test_two_concurrent_sessions_get_their_own_outputs(media_dir: Path, tmp_path
     assert abs(_duration(ra["video"]["video"] if isinstance(ra["video"], dict) else ra["video"]) - 6) <= 0.1
     assert abs(_duration(rb["video"]["video"] if isinstance(rb["video"], dict) else rb["video"]) - 8) <= 0.1
     assert len(ra["table"]["data"]) != len(rb["table"]["data"]) or ra["table"]["data"] != rb["table"]["data"]
+    for r in (ra, rb):  # the review table already shows a line per shot; approved as is, it is what is spoken
+        assert all(str(row[5]).strip() for row in r["draft"]["data"])
+        assert [row[5] for row in r["table"]["data"]] == [row[5] for row in r["draft"]["data"]]
     jobs = sorted(p.name for p in (_isolated_workspace / "jobs").iterdir())
     uploads = sorted(p.name for p in (_isolated_workspace / "uploads").iterdir())
     assert len(jobs) == 2 and len(uploads) == 2  # one job and one upload folder per session
