@@ -24,7 +24,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
-from agents.make import VOICE_LEAD_S, MakeRequest, build_timeline, narrate_lines, resolve_spec
+from agents.make import VOICE_LEAD_S, MakeRequest, build_timeline, narrate_lines, resolve_spec, text_boxes_for
 from agents.state import PlanState
 from tools.errors import AdReelError, InfeasibleError, ToolInputError
 from tools.ingest import load_library, save_library
@@ -254,7 +254,14 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         tl = tl.model_copy(update={"version": version})
         atomic_write_model(jd / f"timeline.v{version}.json", tl)
         atomic_write_model(jd / "timeline.json", tl)
-        out = run_tool("render_timeline", {"timeline": tl.model_dump(), "workspace": str(ws.root), "out_dir": str(jd)})
+        boxes: dict[str, Any] = {}
+        if get_settings().subtitle_ocr:
+            try:
+                boxes = text_boxes_for(mats, [c.material_id for c in tl.video], ws)
+            except AdReelError as e:  # no OCR engine: render anyway, subtitles at the bottom
+                _update_job(ws, state["job_id"], warning=f"printed text not read ({e}); subtitles stay at the bottom")
+        out = run_tool("render_timeline", {"timeline": tl.model_dump(), "workspace": str(ws.root), "out_dir": str(jd),
+                                           "text_boxes": {k: [b.model_dump() for b in v] for k, v in boxes.items()}})
         shutil.copyfile(out.video_path, jd / f"video.v{version}.mp4")  # type: ignore[attr-defined]
         arts = dict(state.get("artifacts") or {})
         arts.update(video=ws.rel(out.video_path), timeline=ws.rel(jd / "timeline.json"), subtitles_srt=ws.rel(out.srt_path))  # type: ignore[attr-defined]

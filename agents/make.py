@@ -5,7 +5,8 @@ the CLI: the request model, brief + flag resolution, narration choice and timeli
 
 from __future__ import annotations
 
-from typing import Callable
+import json
+from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
@@ -15,7 +16,7 @@ from tools.models import BriefSpec, Job, Material, MusicClip, NarrationLine, Pro
 from tools.settings import get_settings
 from tools.subtitles import cues_for_line
 from tools.tts import TAIL_S
-from tools.workspace import Workspace
+from tools.workspace import Workspace, atomic_write_text
 
 STILL_MOTIONS = ("zoom_in", "pan_right", "zoom_out", "pan_left", "pan_up", "pan_down")
 #: Voice starts this long after its shot does, so the cut is seen before the line is heard.
@@ -115,6 +116,37 @@ def narrate_lines(product: ProductInfo, story: Storyline, language: str, given: 
 
         fresh = dict(zip([b.index for b in todo], narrate_story_beats(product, todo, language)))  # type: ignore[arg-type]
     return [keep.get(b.index) or fresh[b.index] for b in story.beats], note
+
+
+def text_boxes_for(materials: dict[str, Material], ids: list[str], ws: Workspace) -> dict[str, list[Any]]:
+    """Boxes of printed text (normalised source coordinates) on the photos ``ids``, for the
+    renderer (crops keep the text, subtitles move off it). OCR runs once per photo: results are
+    cached by content id under ``cache/ocr/``. A photo OCR cannot read gets no boxes (logged by
+    the caller as nothing more than a missed placement)."""
+    from tools.ocr import ocr_image
+    from tools.reframe import Box
+
+    out: dict[str, list[Any]] = {}
+    cache_dir = ws.inside("cache/ocr")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for mid in dict.fromkeys(ids):
+        m = materials.get(mid)
+        if m is None or m.kind != "image":
+            continue
+        f = cache_dir / f"{mid}.json"
+        if f.is_file():
+            boxes = [Box.model_validate(b) for b in json.loads(f.read_text(encoding="utf-8"))]
+        else:
+            res = ocr_image(ws.abs(m.path))
+            w, h = max(1, res.width_px), max(1, res.height_px)
+            boxes = []
+            for ln in res.lines:
+                x0, y0, x1, y1 = ln.bbox_px
+                boxes.append(Box(x0=min(1, max(0, x0 / w)), y0=min(1, max(0, y0 / h)), x1=min(1, max(0, x1 / w)), y1=min(1, max(0, y1 / h))))
+            atomic_write_text(f, json.dumps([b.model_dump() for b in boxes]))
+        if boxes:
+            out[mid] = boxes
+    return out
 
 
 def make_video(req: MakeRequest, ws: Workspace | None = None, log: Callable[[str], None] = print) -> Job:

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     """Image/text encoder for retrieval."""
     planner: Literal["rules", "llm"] = "rules"
     """Planner backend."""
+    subtitle_ocr: bool = True
+    """Read printed text on the photos a video uses (rapidocr, ≈1 s per photo, cached per photo) so
+    that crops keep it and subtitles move off it."""
 
 
 def get_settings() -> Settings:

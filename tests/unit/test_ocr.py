@@ -42,3 +42,25 @@ def test_real_photo_text(media_dir: Path) -> None:
 
 def test_blank_image_has_no_text() -> None:
     assert ocr_image(np.full((200, 300, 3), 255, np.uint8)).lines == []
+
+
+def test_text_boxes_for_render_are_normalised_and_cached(media_dir: Path, _isolated_workspace: Path, monkeypatch) -> None:
+    """make/render feed OCR boxes of the photos a video uses to the renderer; OCR runs once per photo."""
+    import tools.ocr
+    from agents.make import text_boxes_for
+    from tools.ingest import ingest
+    from tools.workspace import Workspace
+
+    ws = Workspace(_isolated_workspace)
+    out = ingest(ws, "p1", [str(media_dir / "images" / n) for n in ("openmpf_police_cars_andre_stumpf.jpg", "skimage_coffee.png")])
+    mats = {m.id: m for m in out.materials}
+    ids = list(mats)
+    boxes = text_boxes_for(mats, ids + ids, ws)
+    police = next(m.id for m in out.materials if "police" in m.original_name)
+    assert police in boxes and all(0 <= b.x0 < b.x1 <= 1 and 0 <= b.y0 < b.y1 <= 1 for b in boxes[police])
+
+    def no_ocr(*a, **k):
+        raise AssertionError("OCR ran again for a cached photo")
+
+    monkeypatch.setattr(tools.ocr, "ocr_image", no_ocr)
+    assert text_boxes_for(mats, ids, ws) == boxes
