@@ -24,7 +24,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
-from agents.make import VOICE_LEAD_S, MakeRequest, build_timeline, narrate_lines, resolve_spec, text_boxes_for
+from agents.make import VOICE_LEAD_S, MakeRequest, build_timeline, clip_shots_for, narrate_lines, resolve_spec, text_boxes_for
 from agents.state import PlanState
 from tools.errors import AdReelError, InfeasibleError, ToolInputError
 from tools.ingest import load_library, save_library
@@ -177,7 +177,15 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         lib = load_library(ws, state["product_id"])
         by_id = {m["id"]: m["quality"] for m in scored}
         save_library(ws, state["product_id"], [m.model_copy(update={"quality": by_id.get(m.id, m.quality)}) for m in lib])
-        return {"materials": scored, "notes": notes}
+        try:
+            shots = clip_shots_for([Material.model_validate(m) for m in scored], ws)
+        except AdReelError as e:  # a clip the detector cannot read is still usable whole
+            shots = {}
+            notes.append(f"clips not split into shots: {e}")
+        split = sum(len(v) > 1 for v in shots.values())
+        if split:
+            notes.append(f"{split} clip(s) split into their shots")
+        return {"materials": scored, "clip_shots": {k: [list(x) for x in v] for k, v in shots.items()}, "notes": notes}
 
     def music(state: PlanState) -> dict[str, Any]:
         """Analyse the user's track, or generate one for the wanted mood: either way a bar grid."""
@@ -202,7 +210,8 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         offset = bars[0] if bars else 0.0
         grid = [round(b - offset, 6) for b in bars[1:]]
         story = run_tool("plan_storyline", {"materials": state["materials"], "product": state["product"], "duration_s": spec["duration_s"],
-                                            "fps": RenderSpec().fps, "language": state["language"], "cut_grid_s": grid})
+                                            "fps": RenderSpec().fps, "language": state["language"], "cut_grid_s": grid,
+                                            "clip_shots": state.get("clip_shots") or {}})
         fps = RenderSpec().fps
         cuts = [round(sum(b.duration_s for b in story.beats[: i + 1]) * fps) for i in range(len(story.beats) - 1)]  # type: ignore[attr-defined]
         grid_f = {round(g * fps) for g in grid}

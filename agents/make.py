@@ -149,6 +149,28 @@ def text_boxes_for(materials: dict[str, Material], ids: list[str], ws: Workspace
     return out
 
 
+def clip_shots_for(materials: list[Material], ws: Workspace) -> dict[str, list[tuple[float, float]]]:
+    """Shots of every clip (PySceneDetect via ``detect_shots``), cached by content id under
+    ``cache/shots/``, so that the storyline never puts a cut of the source inside a beat."""
+    from tools.shots import shots_for
+
+    out: dict[str, list[tuple[float, float]]] = {}
+    cache_dir = ws.inside("cache/shots")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for m in materials:
+        if m.kind != "video":
+            continue
+        f = cache_dir / f"{m.id}.json"
+        if f.is_file():
+            spans = [tuple(x) for x in json.loads(f.read_text(encoding="utf-8"))]
+        else:
+            res = shots_for(ws.abs(m.path))
+            spans = [(round(sh.start_s, 6), round(sh.end_s, 6)) for sh in res.shots]
+            atomic_write_text(f, json.dumps(spans))
+        out[m.id] = spans  # type: ignore[assignment]
+    return out
+
+
 def make_video(req: MakeRequest, ws: Workspace | None = None, log: Callable[[str], None] = print) -> Job:
     """Run a whole job through the planner graph with the storyline auto-approved."""
     from agents.graph import Planner, load_job

@@ -16,6 +16,7 @@ class PlanState(TypedDict, total=False):
     product_id: str
     language: str
     materials: list[dict[str, Any]]  # visual Materials chosen for this job
+    clip_shots: dict[str, list[list[float]]]  # material id → shots [start_s, end_s] of each clip
     music_path: str | None
     music: dict[str, Any] | None   # MusicAnalysis when available
     music_gain_db: float           # music level before ducking (chat: "calmer music")

@@ -1,7 +1,9 @@
 """The walking-skeleton storyline: choose and order shots to fill a duration exactly.
 
-Simple on purpose (the storyline/montage solvers replace the selection): every material gives
-at most one shot; the number of shots follows ``Settings.target_shot_s``; durations are whole
+Simple on purpose (the storyline/montage solvers replace the selection): every photo, and every
+shot of a clip (``clip_shots``, from shot detection), gives at most one beat, so a beat never
+spans a cut inside the source; shots of different clips are interleaved so one long clip does
+not fill the video; the number of shots follows ``Settings.target_shot_s``; durations are whole
 frames that add up exactly to the requested length; clips never exceed their own length and
 photos never exceed ``max_still_s``. Script labels follow the usual arc of E-SyncVidStory ads:
 recommend the product, then talk about its aspects, then call to action.
@@ -49,7 +51,35 @@ def word_range(duration_s: float, language: Language) -> tuple[int, int]:
     return max(1, math.ceil(mid - 3)), max(2, math.floor(mid + 3))
 
 
-def _capacity_s(m: Material) -> float:
+class _Unit:
+    """A span that can become one beat: a photo, a whole clip, or one shot of a clip."""
+
+    __slots__ = ("m", "start_s", "end_s", "shot", "kind", "duration_s", "original_name", "id")
+
+    def __init__(self, m: Material, start_s: float = 0.0, end_s: float | None = None, shot: int = 0) -> None:
+        self.m, self.start_s, self.shot = m, start_s, shot
+        self.end_s = float(m.duration_s or 0.0) if end_s is None else end_s
+        self.kind, self.original_name, self.id = m.kind, m.original_name, m.id
+        self.duration_s = self.end_s - self.start_s if m.kind == "video" else m.duration_s
+
+
+def _units(materials: list[Material], clip_shots: dict[str, list[tuple[float, float]]]) -> list[_Unit]:
+    """Photos and clips in preference order; a clip with detected shots is split into them, and
+    shots are taken round-robin across clips (first shot of each clip, then the second …)."""
+    per: list[list[_Unit]] = []
+    for m in materials:
+        spans = clip_shots.get(m.id) if m.kind == "video" else None
+        if spans and len(spans) > 1:
+            per.append([_Unit(m, float(a), float(b), k) for k, (a, b) in enumerate(spans) if b > a])
+        else:
+            per.append([_Unit(m)])
+    out: list[_Unit] = []
+    for r in range(max((len(u) for u in per), default=0)):
+        out += [u[r] for u in per if r < len(u)]
+    return out
+
+
+def _capacity_s(m: Material | _Unit) -> float:
     s = get_settings()
     return s.max_still_s if m.kind == "image" else float(m.duration_s or 0.0)
 
@@ -127,16 +157,19 @@ class PlanStorylineInput(Model):
     """Narration language (word ranges depend on it)."""
     cut_grid_s: list[float] = Field(default_factory=list)
     """Allowed cut times (the music's bar boundaries on the timeline); empty: cut anywhere."""
+    clip_shots: dict[str, list[tuple[float, float]]] = Field(default_factory=dict)
+    """Shots of clips (material id → [(start_s, end_s) …], from ``detect_shots``): a beat stays inside one."""
 
 
 @register("plan_storyline")
 def plan_storyline(inp: PlanStorylineInput) -> Storyline:
     """Choose and order shots that fill the duration exactly, with a script label and word range each."""
     s = get_settings()
-    visual = [m for m in inp.materials if m.kind in ("image", "video")]
-    if not visual:
+    visual_m = [m for m in inp.materials if m.kind in ("image", "video")]
+    if not visual_m:
         raise InfeasibleError("no photos or clips to show", hint="add photos (jpg, png, webp) or clips (mp4, mov, mkv, webm)")
     total_f = round(inp.duration_s * inp.fps)
+    visual = _units(visual_m, inp.clip_shots)
     min_f = math.ceil(s.min_shot_s * inp.fps)
     usable = [m for m in visual if _capacity_s(m) * inp.fps >= min_f]
     cap_total_s = sum(_capacity_s(m) for m in usable)
@@ -152,7 +185,7 @@ def plan_storyline(inp: PlanStorylineInput) -> Storyline:
     # take the n materials with most capacity if n shots cannot fill the time otherwise
     chosen = usable[:n]
 
-    def cap_f(m: Material) -> int:
+    def cap_f(m: _Unit) -> int:
         return math.floor(_capacity_s(m) * inp.fps + 1e-9)
 
     if sum(cap_f(m) for m in chosen) < total_f:
@@ -191,9 +224,12 @@ def plan_storyline(inp: PlanStorylineInput) -> Storyline:
         lo, hi = word_range(d, inp.language)
         in_s = 0.0
         if m.kind == "video" and m.duration_s:
-            in_s = round(max(0.0, (m.duration_s - d) / 2), 3)  # the middle of the clip: avoids fades
-        beats.append(StoryBeat(index=i, shot_id=f"{m.id}:0", material_id=m.id, in_s=in_s, out_s=round(in_s + d, 6),
+            # the middle of the shot (or clip): avoids fades and stays clear of its cuts
+            in_s = round(m.start_s + max(0.0, (m.duration_s - d) / 2), 3)
+            in_s = min(in_s, max(m.start_s, math.floor((m.end_s - d) * 1000) / 1000))
+        what = f"shot {m.shot + 1} of clip" if m.kind == "video" and m.id in inp.clip_shots and len(inp.clip_shots[m.id]) > 1 else m.kind
+        beats.append(StoryBeat(index=i, shot_id=f"{m.id}:{m.shot}", material_id=m.id, in_s=in_s, out_s=round(in_s + d, 6),
                                duration_s=round(d, 6), label=label, word_min=lo, word_max=hi, aspect=aspect,
-                               reason=f"{m.kind} '{m.original_name}' shown {d:.2f} s for {label}"))
+                               reason=f"{what} '{m.original_name}' shown {d:.2f} s for {label}"))
         t += f
     return Storyline(beats=beats)

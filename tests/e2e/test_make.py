@@ -173,3 +173,23 @@ def test_unparseable_product_names_the_line(tmp_path: Path, bag_case: tuple[Path
     bad.write_text("name: Bag\nmaterial: canvas\nthis line has no colon\n", encoding="utf-8")
     r = _cli("make", "--materials", str(bag_case[0]), "--product", str(bad), "--duration", "10")
     assert r.returncode == 2 and "line 3" in r.stderr
+
+
+def test_multi_shot_clip_is_cut_at_its_shots(media_dir: Path, tmp_path: Path) -> None:
+    """montage_gt.mp4 has hard cuts at frames 75, 175, 275 and 375 (ground truth by construction):
+    make splits it into its shots and no beat of the video spans one of those cuts."""
+    mats = tmp_path / "materials"
+    mats.mkdir()
+    shutil.copy(media_dir / "video" / "montage_gt.mp4", mats / "montage.mp4")
+    gt = json.loads((media_dir / "video" / "montage_gt.cuts.json").read_text(encoding="utf-8"))
+    cuts_s = [f / 25.0 for f in (gt.get("cut_frames") or gt.get("cuts") or [75, 175, 275, 375])]
+    facts = tmp_path / "p.txt"
+    facts.write_text("name: Trail Day Pack\nfeatures: light frame, rain cover\noffer: free shipping\n", encoding="utf-8")
+    r = _cli("make", "--materials", str(mats), "--product", str(facts), "--duration", "12", "--aspect", "16:9", "--out", str(tmp_path / "o.mp4"))
+    assert r.returncode == 0, r.stderr
+    job = Path(json.loads(r.stdout)["artifacts"]["video"]).parent
+    tl = Timeline.model_validate_json((job / "timeline.json").read_text(encoding="utf-8"))
+    assert len(tl.video) >= 3  # one 19 s clip gives several beats, one per shot
+    for c in tl.video:
+        a, b = c.in_s, c.in_s + c.duration_s
+        assert not any(a + 0.02 < t < b - 0.02 for t in cuts_s), f"beat {c.beat_index} [{a:.2f}, {b:.2f}] spans a cut of the source"

@@ -110,3 +110,28 @@ def test_capacity_is_counted_in_whole_frames() -> None:
     """Found by hypothesis: 2.234375 s at 24 fps is 54 frames, but the clip holds only 53."""
     with pytest.raises(InfeasibleError, match="add more photos or clips"):
         run_tool("plan_storyline", {"materials": _mats(0, [2.234375]), "product": PRODUCT.model_dump(), "duration_s": 2.234375, "fps": 24})
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_img=st.integers(0, 3), clips=st.lists(st.tuples(st.floats(2, 20), st.lists(st.floats(0.05, 0.95), max_size=4)), min_size=1, max_size=3),
+       dur=st.floats(2, 30), fps=st.sampled_from([24, 25, 30]))
+def test_storyline_beats_stay_inside_one_shot_of_a_clip(n_img: int, clips: list, dur: float, fps: int) -> None:
+    """With detected shots, a beat never spans a cut of the source clip, and no shot is used twice."""
+    mats = _mats(n_img, [d for d, _ in clips])
+    shots = {}
+    for m, (d, cuts) in zip(mats[n_img:], clips):
+        bounds = [0.0] + sorted({round(c * d, 3) for c in cuts}) + [d]
+        shots[m["id"]] = [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+    try:
+        s = run_tool("plan_storyline", {"materials": mats, "product": PRODUCT.model_dump(), "duration_s": dur, "fps": fps,
+                                        "language": "zh", "clip_shots": shots})
+    except InfeasibleError as e:
+        assert "add more photos or clips" in str(e)
+        return
+    assert sum(round(b.duration_s * fps) for b in s.beats) == round(dur * fps)
+    assert len({b.shot_id for b in s.beats}) == len(s.beats)
+    for b in s.beats:
+        if b.material_id in shots:
+            k = int(b.shot_id.split(":")[1])
+            a, e = shots[b.material_id][k] if len(shots[b.material_id]) > 1 else (0.0, dict((m["id"], m["duration_s"]) for m in mats)[b.material_id])
+            assert a - 1e-6 <= b.in_s and b.out_s <= e + 1e-6, (b, a, e)
