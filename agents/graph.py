@@ -247,7 +247,11 @@ def build_graph(ws: Workspace, checkpointer: Any = None, log: Log = lambda m: No
         story = Storyline.model_validate(state["storyline"])
         out = run_tool("synthesize_speech", {"lines": state["lines"], "out_dir": str(ws.job_dir(state["job_id"]) / "voice"),
                                               "max_durations_s": [max(0.3, b.duration_s - TAIL_S - VOICE_LEAD_S) for b in story.beats]})
-        return {"speech": [{"path": ws.rel(c.path), "duration_s": c.duration_s} for c in out.clips]}  # type: ignore[attr-defined]
+        notes = []
+        if out.fallback_reason:  # type: ignore[attr-defined]
+            notes.append(f"speech endpoint failed ({out.fallback_reason}); espeak-ng spoke the lines")  # type: ignore[attr-defined]
+            _update_job(ws, state["job_id"], warning=notes[-1])
+        return {"speech": [{"path": ws.rel(c.path), "duration_s": c.duration_s} for c in out.clips], "notes": notes}  # type: ignore[attr-defined]
 
     def render(state: PlanState) -> dict[str, Any]:
         jd = ws.job_dir(state["job_id"])

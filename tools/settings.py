@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     """Image/text encoder for retrieval."""
     planner: Literal["rules", "llm"] = "rules"
     """Planner backend."""
+    tts: Literal["espeak", "openai"] = "espeak"
+    """Voice engine: espeak-ng (embedded) or an OpenAI-compatible speech endpoint (POST /audio/speech)."""
+    tts_base_url: str = "http://127.0.0.1:8880/v1"
+    """Base URL of the speech endpoint (``tts=openai``)."""
+    tts_model: str = "tts-1"
+    """Speech model name sent to the endpoint."""
+    tts_voice: str = "alloy"
+    """Voice name sent to the endpoint."""
+    tts_api_key: str = "EMPTY"
+    """Bearer token for the endpoint, from the environment only (ADREEL_TTS_API_KEY)."""
+    tts_timeout_s: float = 60.0
+    """Per-line request timeout."""
     subtitle_ocr: bool = True
     """Read printed text on the photos a video uses (rapidocr, ≈1 s per photo, cached per photo) so
     that crops keep it and subtitles move off it."""
