@@ -157,3 +157,18 @@ def test_resume_refuses_bad_and_unknown_jobs(ws: Workspace) -> None:
     ws.job_dir("20260101-000000-abcdef")  # a folder without saved progress
     with pytest.raises(ToolInputError, match="no saved progress"):
         p.resume("20260101-000000-abcdef")
+
+
+def test_speech_endpoint_down_still_gives_a_voiced_video(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ADREEL_TTS=openai with nothing listening: espeak-ng speaks, the job says why, nothing is lost."""
+    from serving.vllm_server import free_port
+
+    monkeypatch.setenv("ADREEL_TTS", "openai")
+    monkeypatch.setenv("ADREEL_TTS_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
+    monkeypatch.setenv("ADREEL_TTS_TIMEOUT_S", "3")
+    photos, facts = write_samples(ws, "en")
+    jid = Planner(ws).start(MakeRequest(materials_dir=str(photos), product_path=str(facts), brief="8 s square"), auto_approve=True)
+    job = load_job(ws, jid)
+    assert job.status == "done" and any("speech endpoint failed" in w and "espeak-ng" in w for w in job.warnings)
+    tl = Planner(ws).timeline(jid)
+    assert tl is not None and len(tl.voice) == len(tl.narration) > 0
