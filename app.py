@@ -1,7 +1,7 @@
 """AdReel entry point: the Gradio chat UI (`python app.py`, default) and the CLI
 (`python app.py make|demo|tools|tool|jobs|resume|montage|thumbnail|explain|narrate-bench|train|ui`).
 
-Every command goes through the one tool registry in tools/registry.py. Errors print what
+Every command goes through the one tool registry in tools/core/registry.py. Errors print what
 happened and what to do, and exit non-zero (2: fix the input, 3: media problem, 4: missing
 backend, 1: internal); `--debug` shows the traceback.
 """
@@ -27,7 +27,7 @@ def _print_json(obj: object) -> None:
 
 
 def cmd_tools(a: argparse.Namespace) -> int:
-    from tools.registry import all_tools, describe
+    from tools.core.registry import all_tools, describe
 
     if a.name or a.json:
         _print_json(describe(a.name))
@@ -40,8 +40,8 @@ def cmd_tools(a: argparse.Namespace) -> int:
 
 
 def cmd_tool(a: argparse.Namespace) -> int:
-    from tools.errors import ToolInputError
-    from tools.registry import dumps, run_tool
+    from tools.core.errors import ToolInputError
+    from tools.core.registry import dumps, run_tool
 
     if a.input == "-":
         payload = sys.stdin.read()
@@ -56,8 +56,8 @@ def cmd_tool(a: argparse.Namespace) -> int:
 
 def _make(req: object) -> int:
     from agents.make import make_video
-    from tools.settings import get_settings
-    from tools.workspace import Workspace
+    from tools.core.settings import get_settings
+    from tools.core.workspace import Workspace
 
     t0 = time.perf_counter()
     ws = Workspace(get_settings().workspace)
@@ -78,8 +78,8 @@ def cmd_make(a: argparse.Namespace) -> int:
 def cmd_demo(a: argparse.Namespace) -> int:
     from agents.make import MakeRequest
     from agents.samples import write_samples
-    from tools.settings import get_settings
-    from tools.workspace import Workspace
+    from tools.core.settings import get_settings
+    from tools.core.workspace import Workspace
 
     photos, facts = write_samples(Workspace(get_settings().workspace), a.lang)
     brief = a.brief or ("15秒竖屏视频，双十一，突出质地，欢快" if a.lang == "zh" else "15 s vertical video for Double 11, stress the texture, upbeat")
@@ -87,8 +87,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def cmd_jobs(a: argparse.Namespace) -> int:
-    from tools.settings import get_settings
-    from tools.workspace import Workspace
+    from tools.core.settings import get_settings
+    from tools.core.workspace import Workspace
 
     ws = Workspace(get_settings().workspace)
     for jid in ws.list_jobs():
@@ -98,8 +98,8 @@ def cmd_jobs(a: argparse.Namespace) -> int:
 
 
 def cmd_ui(a: argparse.Namespace) -> int:
-    from tools.settings import get_settings
-    from tools.workspace import Workspace
+    from tools.core.settings import get_settings
+    from tools.core.workspace import Workspace
     from ui.blocks import launch
 
     launch(Workspace(get_settings().workspace), host=a.host, port=a.port)
@@ -108,8 +108,8 @@ def cmd_ui(a: argparse.Namespace) -> int:
 
 def cmd_resume(a: argparse.Namespace) -> int:
     from agents.graph import Planner, load_job
-    from tools.settings import get_settings
-    from tools.workspace import Workspace
+    from tools.core.settings import get_settings
+    from tools.core.workspace import Workspace
 
     ws = Workspace(get_settings().workspace)
     Planner(ws, log=lambda m: print(m, file=sys.stderr)).resume(a.job_id)
@@ -119,8 +119,8 @@ def cmd_resume(a: argparse.Namespace) -> int:
 
 def _job_scratch(kind: str) -> str:
     """A fresh folder inside the workspace for a one-off command's intermediate files."""
-    from tools.settings import get_settings
-    from tools.workspace import Workspace
+    from tools.core.settings import get_settings
+    from tools.core.workspace import Workspace
 
     ws = Workspace(get_settings().workspace)
     d = ws.inside("runs", f"{kind}-{ws.new_job_id()}")
@@ -129,7 +129,7 @@ def _job_scratch(kind: str) -> str:
 
 
 def cmd_montage(a: argparse.Namespace) -> int:
-    from tools.montage import make_music_montage
+    from tools.story.montage import make_music_montage
 
     res = make_music_montage(a.video, a.music, a.out, _job_scratch("montage"), max_scenes=a.max_scenes, mode=a.mode)
     _print_json({k: v for k, v in res.items() if k in ("cut_times_s", "n_bars", "fps", "timings_s")} | {"out": a.out})
@@ -137,7 +137,7 @@ def cmd_montage(a: argparse.Namespace) -> int:
 
 
 def cmd_thumbnail(a: argparse.Namespace) -> int:
-    from tools.thumbnail import make_thumbnail_cli
+    from tools.explain.thumbnail import make_thumbnail_cli
 
     kw = {"scorer": a.scorer, "budget_bytes": int(a.max_mb * 1024 * 1024), "width_px": a.width, "seed": a.seed}
     if a.model:
@@ -147,14 +147,14 @@ def cmd_thumbnail(a: argparse.Namespace) -> int:
 
 
 def cmd_explain(a: argparse.Namespace) -> int:
-    from tools.explain import explain_cli
+    from tools.explain.excitement import explain_cli
 
     _print_json(explain_cli(a.video, a.out, seed=a.seed))
     return 0
 
 
 def cmd_narrate_bench(a: argparse.Namespace) -> int:
-    from tools.narrate_bench import format_report, narrate_bench
+    from tools.narrate.bench import format_report, narrate_bench
 
     res = narrate_bench(a.esync, a.out, labels=a.labels, seed=a.seed)
     print(format_report(res))
@@ -163,9 +163,9 @@ def cmd_narrate_bench(a: argparse.Namespace) -> int:
 
 def cmd_train(a: argparse.Namespace) -> int:
     if a.what == "gevaden":
-        from tools.gevaden import train_gevaden_cli as train
+        from tools.explain.gevaden import train_gevaden_cli as train
     else:
-        from tools.explain import train_excitement_cli as train
+        from tools.explain.excitement import train_excitement_cli as train
     _print_json(train(a.annotations, a.out, epochs=a.epochs, seed=a.seed))
     return 0
 
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     a = parser.parse_args(argv)
     if not getattr(a, "fn", None):
         a = parser.parse_args(["ui", *(argv or sys.argv[1:])])
-    from tools.errors import AdReelError
+    from tools.core.errors import AdReelError
 
     try:
         return a.fn(a)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from tools.models import BriefSpec
+from tools.core.models import BriefSpec
 
 _ASPECTS = [
     (r"9\s*[:：x×/]\s*16|vertical|portrait|竖屏|竖版|竖", "9:16"),

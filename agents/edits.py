@@ -15,10 +15,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from agents.graph import Planner
-from tools.errors import ToolInputError
-from tools.models import SCRIPT_LABELS, Storyline
-from tools.storyline import label_for_aspect
-from tools.workspace import atomic_write_json
+from tools.core.errors import ToolInputError
+from tools.core.models import SCRIPT_LABELS, Storyline
+from tools.story.storyline import label_for_aspect
+from tools.core.workspace import atomic_write_json
 
 EditKind = Literal["duration", "aspect", "move_first", "relabel", "mood", "undo"]
 

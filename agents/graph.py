@@ -26,14 +26,14 @@ from langgraph.types import Command, interrupt
 
 from agents.make import VOICE_LEAD_S, MakeRequest, build_timeline, clip_shots_for, narrate_lines, resolve_spec, text_boxes_for
 from agents.state import PlanState
-from tools.errors import AdReelError, InfeasibleError, ToolInputError
-from tools.ingest import load_library, save_library
-from tools.models import Job, JobArtifacts, Material, NarrationLine, ProductInfo, RenderSpec, Storyline, Timeline
-from tools.product import load_product
-from tools.registry import all_tools, run_tool
-from tools.settings import get_settings
-from tools.tts import TAIL_S
-from tools.workspace import Workspace, atomic_write_model, product_id_for
+from tools.core.errors import AdReelError, InfeasibleError, ToolInputError
+from tools.understand.ingest import load_library, save_library
+from tools.core.models import Job, JobArtifacts, Material, NarrationLine, ProductInfo, RenderSpec, Storyline, Timeline
+from tools.understand.product import load_product
+from tools.core.registry import all_tools, run_tool
+from tools.core.settings import get_settings
+from tools.narrate.tts import TAIL_S
+from tools.core.workspace import Workspace, atomic_write_model, product_id_for
 
 STEPS = ("brief", "ingest", "retrieve", "score", "music", "storyline", "draft", "review", "narrate", "tts", "render", "thumbnail", "explain")
 #: Tempo of generated background music by wanted mood (EaMD classes): faster for higher arousal.

@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from agents.brief import parse_brief
-from tools.errors import BackendUnavailable
-from tools.models import BriefSpec
+from tools.core.errors import BackendUnavailable
+from tools.core.models import BriefSpec
 
 SYSTEM = ("You plan short promotional videos. Read the seller's brief and call plan_video with the video's length in seconds, "
           "aspect (9:16 vertical, 1:1 square, 16:9 horizontal), resolution, narration language, mood, tempo, occasion, "

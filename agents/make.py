@@ -11,12 +11,12 @@ from typing import Any, Callable
 from pydantic import BaseModel, ValidationError
 
 from agents.brief import parse_brief
-from tools.errors import ToolInputError
-from tools.models import BriefSpec, Job, Material, MusicClip, NarrationLine, ProductInfo, RenderSpec, Storyline, Timeline, VideoClip, VoiceClip
-from tools.settings import get_settings
-from tools.subtitles import cues_for_line
-from tools.tts import TAIL_S
-from tools.workspace import Workspace, atomic_write_text
+from tools.core.errors import ToolInputError
+from tools.core.models import BriefSpec, Job, Material, MusicClip, NarrationLine, ProductInfo, RenderSpec, Storyline, Timeline, VideoClip, VoiceClip
+from tools.core.settings import get_settings
+from tools.render.subtitles import cues_for_line
+from tools.narrate.tts import TAIL_S
+from tools.core.workspace import Workspace, atomic_write_text
 
 STILL_MOTIONS = ("zoom_in", "pan_right", "zoom_out", "pan_left", "pan_up", "pan_down")
 #: Voice starts this long after its shot does, so the cut is seen before the line is heard.
@@ -112,7 +112,7 @@ def narrate_lines(product: ProductInfo, story: Storyline, language: str, given: 
         if out.backend != "vllm":
             note = f"served narrator failed ({out.fallback_reason}); the embedded narrator wrote the lines"
     elif todo:
-        from tools.narrator import narrate_story_beats
+        from tools.narrate.narrator import narrate_story_beats
 
         fresh = dict(zip([b.index for b in todo], narrate_story_beats(product, todo, language)))  # type: ignore[arg-type]
     return [keep.get(b.index) or fresh[b.index] for b in story.beats], note
@@ -123,8 +123,8 @@ def text_boxes_for(materials: dict[str, Material], ids: list[str], ws: Workspace
     renderer (crops keep the text, subtitles move off it). OCR runs once per photo: results are
     cached by content id under ``cache/ocr/``. A photo OCR cannot read gets no boxes (logged by
     the caller as nothing more than a missed placement)."""
-    from tools.ocr import ocr_image
-    from tools.reframe import Box
+    from tools.understand.ocr import ocr_image
+    from tools.render.reframe import Box
 
     out: dict[str, list[Any]] = {}
     cache_dir = ws.inside("cache/ocr")
@@ -152,7 +152,7 @@ def text_boxes_for(materials: dict[str, Material], ids: list[str], ws: Workspace
 def clip_shots_for(materials: list[Material], ws: Workspace) -> dict[str, list[tuple[float, float]]]:
     """Shots of every clip (PySceneDetect via ``detect_shots``), cached by content id under
     ``cache/shots/``, so that the storyline never puts a cut of the source inside a beat."""
-    from tools.shots import shots_for
+    from tools.understand.shots import shots_for
 
     out: dict[str, list[tuple[float, float]]] = {}
     cache_dir = ws.inside("cache/shots")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.workspace import Workspace, atomic_write_text
+from tools.core.workspace import Workspace, atomic_write_text
 
 FACTS = {
     "zh": "名称：晨光手冲挂耳咖啡\n痛点：早上没精神、速溶咖啡口感差\n外观：独立挂耳包装、简约牛皮纸袋\n"

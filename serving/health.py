@@ -6,7 +6,7 @@ import json
 import urllib.error
 import urllib.request
 
-from tools.errors import BackendUnavailable
+from tools.core.errors import BackendUnavailable
 
 START_HINT = "start one with `serving/start_vllm_cpu.sh` (CPU, tests) or see serving/README.md (GPU), or set ADREEL_NARRATOR=embedded"
 

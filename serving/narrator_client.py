@@ -22,7 +22,7 @@ that bounds the length — zh: ``[non-whitespace class]{lo,hi}`` characters (cou
 characters without whitespace, so whitespace is excluded from the class); en:
 ``word( word){lo-1,hi-1}`` with single spaces. Every reply is parsed and validated again here;
 a reply that fails to parse is retried (another seed), a line out of range (possible only with a
-server that ignores the schema) is repaired with :func:`tools.narrator.fit_line`. When the
+server that ignores the schema) is repaired with :func:`tools.narrate.narrator.fit_line`. When the
 server fails (unreachable, timeouts, repeated bad replies) the whole video is narrated by the
 embedded narrator instead and the output says so (``backend="embedded"``, ``fallback_reason``).
 """
@@ -38,10 +38,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.errors import BackendUnavailable, ToolInputError
-from tools.models import SCRIPT_LABELS, Language, NarrationLine, ProductInfo
+from tools.core.errors import BackendUnavailable, ToolInputError
+from tools.core.models import SCRIPT_LABELS, Language, NarrationLine, ProductInfo
 
-from tools.narrator import NarrateInput, NarrationBeat, fit_line, narrate_storyline, validate_line
+from tools.narrate.narrator import NarrateInput, NarrationBeat, fit_line, narrate_storyline, validate_line
 
 # --------------------------------------------------------------------------- models
 
@@ -211,7 +211,7 @@ class VisualPlan:
     """Per clip: the compressed keyframes and the consolidated memory of the clips before it."""
 
     def __init__(self, beats: Sequence[ServedBeat], tau: float, frames_per_clip: int, image_budget: int) -> None:
-        from tools.encoders import classic_image_vector
+        from tools.understand.encoders import classic_image_vector
 
         self.paths: list[str] = []
         self.clip_of: list[int] = []

@@ -31,7 +31,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tools.errors import BackendUnavailable
+from tools.core.errors import BackendUnavailable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VENV = PROJECT_ROOT / ".venv-vllm"
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--name", default=None, help="served model name (default adreel-tiny)")
     a = ap.parse_args(argv)
-    from tools.settings import get_settings
+    from tools.core.settings import get_settings
 
     cache = get_settings().workspace / "cache"
     model = Path(a.model) if a.model else None

@@ -6,7 +6,7 @@ the workspace first, so nothing is written outside it.
 
 import os
 
-from tools.settings import get_settings
+from tools.core.settings import get_settings
 
 os.environ.setdefault("GRADIO_TEMP_DIR", str(get_settings().workspace / "cache" / "gradio"))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

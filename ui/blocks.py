@@ -18,10 +18,10 @@ import gradio as gr
 from agents.edits import apply_edit, parse_edit
 from agents.graph import STEPS, Planner, load_job
 from agents.make import MakeRequest
-from tools.errors import AdReelError, ToolInputError
-from tools.ingest import AUDIO_EXT
-from tools.models import SCRIPT_LABELS, NarrationLine, Storyline, count_words
-from tools.workspace import Workspace, sanitize_filename
+from tools.core.errors import AdReelError, ToolInputError
+from tools.understand.ingest import AUDIO_EXT
+from tools.core.models import SCRIPT_LABELS, NarrationLine, Storyline, count_words
+from tools.core.workspace import Workspace, sanitize_filename
 
 MAX_FILES = 40
 MAX_FILE_MB = 500

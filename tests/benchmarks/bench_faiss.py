@@ -4,7 +4,7 @@ queries, one thread) and recall@10 of the approximate index against exact Flat.
 Data: synthetic *clustered* unit vectors (2 000 centres, within-cluster noise), a stand-in for
 real descriptors, which cluster by product/scene; i.i.d. Gaussian vectors (no structure, the
 worst case for IVF) are reported too with --uniform. Queries are held-out points of the same
-distribution. The index under test is the one AdReel builds (tools.index.VectorSpace: IVF-Flat
+distribution. The index under test is the one AdReel builds (tools.understand.index.VectorSpace: IVF-Flat
 above 50 000 vectors, nlist = 4√n, nprobe = max(16, nlist/32)).
 
     OMP_NUM_THREADS=2 .venv/bin/python tests/benchmarks/bench_faiss.py --sizes 10000 100000 1000000
@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tools.encoders import CLASSIC_IMAGE_DIM, l2n  # noqa: E402
-from tools.index import VectorSpace  # noqa: E402
+from tools.understand.encoders import CLASSIC_IMAGE_DIM, l2n  # noqa: E402
+from tools.understand.index import VectorSpace  # noqa: E402
 
 
 def make_data(n: int, d: int, uniform: bool, seed: int = 0) -> np.ndarray:

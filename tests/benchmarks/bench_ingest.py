@@ -14,12 +14,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tools.cpa import ScoreItem, score_items  # noqa: E402
-from tools.encoders import get_encoder  # noqa: E402
-from tools.index import MaterialIndex, material_text  # noqa: E402
-from tools.ocr import get_engine, ocr_image  # noqa: E402
-from tools.quality import load_image, measure_quality  # noqa: E402
-from tools.shots import shots_for  # noqa: E402
+from tools.understand.cpa import ScoreItem, score_items  # noqa: E402
+from tools.understand.encoders import get_encoder  # noqa: E402
+from tools.understand.index import MaterialIndex, material_text  # noqa: E402
+from tools.understand.ocr import get_engine, ocr_image  # noqa: E402
+from tools.understand.quality import load_image, measure_quality  # noqa: E402
+from tools.understand.shots import shots_for  # noqa: E402
 
 MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/adreel_numba_cache")
 
-from tools.montage import SolveMontageInput, make_music_montage, solve_montage  # noqa: E402
+from tools.story.montage import SolveMontageInput, make_music_montage, solve_montage  # noqa: E402
 
 
 def bench_solver(n: int, mode: str, seed: int = 0) -> dict:

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/adreel_numba_cache")
 
-from tools.music import GenerateMusicInput, analyze_music_full, evaluate_beats, generate_music  # noqa: E402
+from tools.story.music import GenerateMusicInput, analyze_music_full, evaluate_beats, generate_music  # noqa: E402
 
 MUSIC = ROOT.parent / "shared" / "media" / "music"
 

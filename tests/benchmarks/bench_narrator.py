@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tools.narrate_bench import format_report, narrate_bench  # noqa: E402
+from tools.narrate.bench import format_report, narrate_bench  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,9 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tools.models import MusicClip, RenderSpec, SubtitleCue, Timeline, VideoClip, VoiceClip  # noqa: E402
-from tools.render import render  # noqa: E402
-from tools.workspace import Workspace  # noqa: E402
+from tools.core.models import MusicClip, RenderSpec, SubtitleCue, Timeline, VideoClip, VoiceClip  # noqa: E402
+from tools.render.engine import render  # noqa: E402
+from tools.core.workspace import Workspace  # noqa: E402
 
 MEDIA = Path(os.environ.get("ADREEL_SHARED_DIR", ROOT.parent / "shared")) / "media"
 STILLS = ["magento_mb01-blue-0.jpg", "lomiri_Wine_by_Jakkub_Mede.jpg", "magento_mg01-bk-0.jpg", "skimage_coffee.png",

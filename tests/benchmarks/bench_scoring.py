@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tools.cpa import load_wundt, still_scores  # noqa: E402
-from tools.encoders import get_encoder  # noqa: E402
-from tools.quality import load_image  # noqa: E402
+from tools.understand.cpa import load_wundt, still_scores  # noqa: E402
+from tools.understand.encoders import get_encoder  # noqa: E402
+from tools.understand.quality import load_image  # noqa: E402
 
 MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 

@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from serving.client import ChatClient
     from serving.narrator_client import ServedBeat, ServedNarrateInput, ServedNarrator
-    from tools.esync import load_esync
-    from tools.models import SCRIPT_LABELS, count_words
+    from tools.story.esync import load_esync
+    from tools.core.models import SCRIPT_LABELS, count_words
 
     videos = load_esync(a.esync)
     if a.videos:

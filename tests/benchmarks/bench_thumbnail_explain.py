@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tools.explain import ExplainInput, explain_excitement, explain_video  # noqa: E402
-from tools.thumbnail import ThumbnailInput, make_gif_thumbnail  # noqa: E402
-from tools.video_features import probe_video  # noqa: E402
+from tools.explain.excitement import ExplainInput, explain_excitement, explain_video  # noqa: E402
+from tools.explain.thumbnail import ThumbnailInput, make_gif_thumbnail  # noqa: E402
+from tools.understand.video_features import probe_video  # noqa: E402
 
 
 def _planted():

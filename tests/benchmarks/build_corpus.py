@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tools.esync import load_esync  # noqa: E402
-from tools.narrator import CORPUS_FILES, tokens  # noqa: E402
+from tools.story.esync import load_esync  # noqa: E402
+from tools.narrate.narrator import CORPUS_FILES, tokens  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.models import Timeline
+from tools.core.models import Timeline
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ def _probe(path: Path) -> dict:
 
 def _assert_cuts_on_bars(job: Path, tl: Timeline) -> None:
     """Every cut of the video track lies within one frame of a bar boundary of the music used."""
-    from tools.models import MusicAnalysis
+    from tools.core.models import MusicAnalysis
 
     ma = MusicAnalysis.model_validate_json((job / "music.json").read_text(encoding="utf-8"))
     off = tl.music[0].offset_s

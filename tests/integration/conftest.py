@@ -54,7 +54,7 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A started :class:`serving.vllm_server.VllmServer` (``.base_url``, ``.model``, ``.start_s``)."""
     from serving.tiny_model import build_tiny_model
     from serving.vllm_server import VllmServer
-    from tools.errors import BackendUnavailable
+    from tools.core.errors import BackendUnavailable
 
     reuse = os.environ.get("ADREEL_VLLM_TEST_BASE_URL")
     if reuse:

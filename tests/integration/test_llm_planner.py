@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from agents.llm_planner import parse_brief_llm, plan_video_tool
-from tools.errors import BackendUnavailable
-from tools.models import BriefSpec
+from tools.core.errors import BackendUnavailable
+from tools.core.models import BriefSpec
 
 
 @dataclass

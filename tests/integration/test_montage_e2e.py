@@ -11,7 +11,7 @@ import pytest
 
 os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/adreel_numba_cache")
 
-from tools.montage import make_music_montage  # noqa: E402
+from tools.story.montage import make_music_montage  # noqa: E402
 
 
 def _probe(path: Path) -> dict:

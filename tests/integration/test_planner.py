@@ -17,9 +17,9 @@ from agents.edits import Edit, apply_edit, parse_edit
 from agents.graph import Planner, load_job
 from agents.make import MakeRequest
 from agents.samples import write_samples
-from tools.errors import ToolInputError
-from tools.models import Storyline, count_words
-from tools.workspace import Workspace
+from tools.core.errors import ToolInputError
+from tools.core.models import Storyline, count_words
+from tools.core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.models import MusicClip, RenderSpec, SubtitleCue, Timeline, VideoClip, VoiceClip
-from tools.render import render
-from tools.workspace import Workspace
+from tools.core.models import MusicClip, RenderSpec, SubtitleCue, Timeline, VideoClip, VoiceClip
+from tools.render.engine import render
+from tools.core.workspace import Workspace
 
 
 def _frames(path: Path, w: int, h: int) -> np.ndarray:
@@ -66,7 +66,7 @@ def test_vertical_720p_real_media(media_dir: Path, tmp_path: Path) -> None:
     _assert_clean(out, tl)
     # on 9:16 every one of these is shown whole over a blurred copy: the duffle bag fills the
     # packshot's width (a 9:16 crop would cut its ends), the clip is 4:3, the sunset 3:2
-    from tools.render import _plan
+    from tools.render.engine import _plan
 
     shots = _plan(tl, ws, 0.4, {})
     assert [s.frame.mode for s in shots] == ["pad", "pad", "pad"]

@@ -24,7 +24,7 @@ from serving.narrator_client import (
     reply_schema,
     representatives,
 )
-from tools.models import SCRIPT_LABELS, ProductInfo, count_words
+from tools.core.models import SCRIPT_LABELS, ProductInfo, count_words
 
 # --------------------------------------------------------------------------- no server needed
 
@@ -145,7 +145,7 @@ def _check_lines(out, beats, language):
 @pytest.mark.slow
 def test_served_narrator_zh_dev_subset_all_lines_valid(vllm_client, esync_dev):
     """E-SyncVidStory dev (first 3 videos, given labels): every reply parses, label and length hold."""
-    from tools.esync import load_esync
+    from tools.story.esync import load_esync
 
     for v in load_esync(esync_dev)[:3]:
         beats = [ServedBeat(label=c.label, word_min=c.word_min, word_max=c.word_max, rel_pos=c.rel_pos) for c in v.clips]
@@ -194,7 +194,7 @@ def test_fallback_to_embedded_when_server_is_down():
     """No server on the port: the embedded narrator writes the lines and the output says why."""
     from serving.client import ChatClient
     from serving.vllm_server import free_port
-    from tools.errors import BackendUnavailable
+    from tools.core.errors import BackendUnavailable
 
     client = ChatClient(f"http://127.0.0.1:{free_port()}/v1", "", timeout_s=2.0, max_retries=0)
     beats = [ServedBeat(label="产品推荐", word_min=8, word_max=14), ServedBeat(label="引导购买", word_min=6, word_max=10)]
@@ -243,12 +243,12 @@ def test_named_and_required_tool_calls_are_schema_valid(vllm_client):
 @pytest.mark.vllm
 @pytest.mark.slow
 def test_registry_tool_calls_validate_against_their_input_models(vllm_client):
-    """The planner's path with real AdReel tool specs (tools.registry.openai_tool_specs): a named
+    """The planner's path with real AdReel tool specs (tools.core.registry.openai_tool_specs): a named
     call and a ``required`` call; the arguments the model writes under the tools' schemas validate
     against the tools' pydantic input models. Only the three smallest specs are offered: the whole
     registry does not fit the tiny model's 8192-token context with its byte-level tokenizer."""
     from serving.client import chat_tool_calls
-    from tools.registry import all_tools, openai_tool_specs
+    from tools.core.registry import all_tools, openai_tool_specs
 
     specs = openai_tool_specs()
     tools = all_tools()

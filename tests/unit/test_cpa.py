@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.cpa import (
+from tools.understand.cpa import (
     EMOTION_ANGLES_DEG,
     ScoreItem,
     colourfulness,
@@ -21,8 +21,8 @@ from tools.cpa import (
     still_scores,
     train_wundt,
 )
-from tools.quality import load_image
-from tools.registry import run_tool
+from tools.understand.quality import load_image
+from tools.core.registry import run_tool
 
 EMOTIONS = {"excited", "fearful", "neutral", "relaxed", "sad", "tense"}
 
@@ -122,7 +122,7 @@ def test_single_item_and_bad_span() -> None:
     with pytest.raises(ValueError):
         ScoreItem(id="x", path="a.mp4", start_s=2, end_s=1)
     rgb_path = Path(__file__)  # not an image
-    from tools.errors import UnsupportedMediaError
+    from tools.core.errors import UnsupportedMediaError
 
     with pytest.raises(UnsupportedMediaError):
         score_items([ScoreItem(id="x", path=str(rgb_path))])

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.encoders import (
+from tools.understand.encoders import (
     CLASSIC_IMAGE_DIM,
     CLASSIC_TEXT_DIM,
     ClassicEncoder,
@@ -20,8 +20,8 @@ from tools.encoders import (
     lexical_tokens,
     lexical_vector,
 )
-from tools.errors import ToolInputError
-from tools.quality import load_image
+from tools.core.errors import ToolInputError
+from tools.understand.quality import load_image
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _media_edits import EDIT_NAMES, edited_copies  # noqa: E402
@@ -124,7 +124,7 @@ def test_open_clip_tiny_random_model(tmp_path: Path) -> None:
         pytest.skip("open-clip-torch not installed (optional extra `clip`)")
     import torch
 
-    from tools.encoders import OpenClipEncoder
+    from tools.understand.encoders import OpenClipEncoder
 
     cfg = tmp_path / "tiny-clip.json"
     cfg.write_text(json.dumps(TINY_OPEN_CLIP))
@@ -153,7 +153,7 @@ def _save(img: np.ndarray, p: Path) -> Path:
 def test_chinese_clip_tiny_random_model(tmp_path: Path) -> None:
     from transformers import BertTokenizerFast, ChineseCLIPConfig, ChineseCLIPModel
 
-    from tools.encoders import ChineseClipEncoder
+    from tools.understand.encoders import ChineseClipEncoder
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"夏日清凉连衣裙红色包abcdefghijklmnopqrstuvwxyz"]
     (tmp_path / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")

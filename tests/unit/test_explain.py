@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.errors import ToolInputError
-from tools.explain import (
+from tools.core.errors import ToolInputError
+from tools.explain.excitement import (
     EMOTIONS,
     ArousalExcitement,
     ExplainInput,
@@ -22,7 +22,7 @@ from tools.explain import (
     rank_sections,
     train_excitement_classifier,
 )
-from tools.video_features import frame_feature_matrix, luma
+from tools.understand.video_features import frame_feature_matrix, luma
 
 W, H, FPS = 160, 96, 10
 
@@ -66,7 +66,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_stage1_ranks_the_planted_section_first_in_at_least_9_of_10_seeds(tmp_path: Path) -> None:
-    from tools.video_features import read_frames
+    from tools.understand.video_features import read_frames
 
     hits = 0
     for seed in range(10):
@@ -117,7 +117,7 @@ def test_tool_writes_png_and_json_and_is_deterministic(tmp_path: Path) -> None:
 def test_default_model_prefers_exciting_sequences() -> None:
     m = ArousalExcitement()
     calm = np.zeros((40, 18), np.float32)
-    from tools.video_features import FRAME_FEATURES
+    from tools.understand.video_features import FRAME_FEATURES
 
     ia = FRAME_FEATURES.index("arousal")
     calm[:, ia] = 0.2
@@ -132,7 +132,7 @@ def test_default_model_prefers_exciting_sequences() -> None:
 
 def test_lstm_classifier_learns_and_round_trips(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    from tools.video_features import FRAME_FEATURES
+    from tools.understand.video_features import FRAME_FEATURES
 
     ia, im = FRAME_FEATURES.index("arousal"), FRAME_FEATURES.index("motion")
 

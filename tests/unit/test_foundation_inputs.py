@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.brief import parse_brief
-from tools.narrator import narrate_story_beats
-from tools.errors import InfeasibleError, ToolInputError
-from tools.models import Material, ProductInfo
-from tools.product import load_product, parse_product_text
-from tools.registry import run_tool
-from tools.storyline import word_range
+from tools.narrate.narrator import narrate_story_beats
+from tools.core.errors import InfeasibleError, ToolInputError
+from tools.core.models import Material, ProductInfo
+from tools.understand.product import load_product, parse_product_text
+from tools.core.registry import run_tool
+from tools.story.storyline import word_range
 
 
 def test_p_info_format_zh(esync_dev: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from tools import models as m
+from tools.core import models as m
 
 
 def _timeline() -> m.Timeline:
@@ -76,6 +76,6 @@ def test_bar_duration_is_mean_bar() -> None:
     ({"width": 640, "height": 360, "side_data_list": [{"rotation": 180}]}, (640, 360)),
 ])
 def test_display_size_after_rotation(stream: dict, wh: tuple[int, int]) -> None:
-    from tools.media import display_size
+    from tools.core.media import display_size
 
     assert display_size(stream) == wh

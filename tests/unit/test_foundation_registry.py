@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from tools.errors import ToolInputError
-from tools.registry import all_tools, describe, openai_tool_specs, run_tool
+from tools.core.errors import ToolInputError
+from tools.core.registry import all_tools, describe, openai_tool_specs, run_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = {"ingest_materials", "parse_product", "plan_storyline", "synthesize_speech", "render_timeline"}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tools.errors import ToolInputError
-from tools.models import Job
-from tools.workspace import Workspace, atomic_write_model, atomic_write_text, product_id_for, sanitize_filename
+from tools.core.errors import ToolInputError
+from tools.core.models import Job
+from tools.core.workspace import Workspace, atomic_write_model, atomic_write_text, product_id_for, sanitize_filename
 
 
 def test_paths_cannot_escape(tmp_path: Path) -> None:

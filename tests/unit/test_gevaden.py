@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.errors import ToolInputError
-from tools.gevaden import (
+from tools.core.errors import ToolInputError
+from tools.explain.gevaden import (
     GevadenConfig,
     closest_matching,
     generate_candidates,
@@ -18,7 +18,7 @@ from tools.gevaden import (
     train_gevaden,
     standardise,
 )
-from tools.gif_metrics import best_over_ground_truths, pme, posterior_score
+from tools.explain.metrics import best_over_ground_truths, pme, posterior_score
 
 D = 8
 
@@ -110,7 +110,7 @@ def test_closest_matching_is_exact_and_disjoint() -> None:
 
 
 def test_bad_annotations_say_what_to_do(tmp_path: Path) -> None:
-    from tools.gevaden import train_gevaden_cli
+    from tools.explain.gevaden import train_gevaden_cli
 
     bad = tmp_path / "a.json"
     bad.write_text(json.dumps({"v.mp4": [[1, 2]]}))

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.errors import ToolInputError
-from tools.gif_metrics import best_over_ground_truths, pme, pme_single, posterior_score
+from tools.core.errors import ToolInputError
+from tools.explain.metrics import best_over_ground_truths, pme, pme_single, posterior_score
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.encoders import l2n
-from tools.errors import ToolInputError
-from tools.index import MaterialIndex, VectorSpace, material_text
-from tools.registry import run_tool
+from tools.understand.encoders import l2n
+from tools.core.errors import ToolInputError
+from tools.understand.index import MaterialIndex, VectorSpace, material_text
+from tools.core.registry import run_tool
 
 
 class FakeEncoder:
@@ -109,7 +109,7 @@ def test_material_text_uses_file_name_words() -> None:
 def photo_library(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """All photos of ../shared/media/images indexed with the classic encoder, their OCR text, file
     name and, for Magento packshots, the product name + description from the catalogue JSONL."""
-    from tools.ocr import ocr_image
+    from tools.understand.ocr import ocr_image
 
     products = [json.loads(x) for x in (media_dir / "text" / "magento_luma_products_en.jsonl").read_text().splitlines() if x.strip()]
     by_img = {Path(im).name: p for p in products for im in p.get("images", [])}

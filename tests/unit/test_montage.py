@@ -10,15 +10,15 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tools.errors import InfeasibleError, ToolInputError
-from tools.montage import (
+from tools.core.errors import InfeasibleError, ToolInputError
+from tools.story.montage import (
     SolveMontageInput,
     discrete_durations,
     scene_sizes,
     solve_montage,
     weighted_scores,
 )
-from tools.registry import run_tool
+from tools.core.registry import run_tool
 
 
 def _brute(inp: SolveMontageInput, soft_scale: int | None = None) -> float:

@@ -11,8 +11,8 @@ import pytest
 
 os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/adreel_numba_cache")
 
-from tools.errors import MediaError, ToolInputError  # noqa: E402
-from tools.music import (  # noqa: E402
+from tools.core.errors import MediaError, ToolInputError  # noqa: E402
+from tools.story.music import (  # noqa: E402
     AnalyzeMusicInput,
     GenerateMusicInput,
     analyze_music,

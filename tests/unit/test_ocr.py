@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from tools.ocr import get_engine, ocr_image
-from tools.registry import run_tool
+from tools.understand.ocr import get_engine, ocr_image
+from tools.core.registry import run_tool
 
 CJK_FONTS = ["/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"]
 
@@ -46,10 +46,10 @@ def test_blank_image_has_no_text() -> None:
 
 def test_text_boxes_for_render_are_normalised_and_cached(media_dir: Path, _isolated_workspace: Path, monkeypatch) -> None:
     """make/render feed OCR boxes of the photos a video uses to the renderer; OCR runs once per photo."""
-    import tools.ocr
+    import tools.understand.ocr
     from agents.make import text_boxes_for
-    from tools.ingest import ingest
-    from tools.workspace import Workspace
+    from tools.understand.ingest import ingest
+    from tools.core.workspace import Workspace
 
     ws = Workspace(_isolated_workspace)
     out = ingest(ws, "p1", [str(media_dir / "images" / n) for n in ("openmpf_police_cars_andre_stumpf.jpg", "skimage_coffee.png")])
@@ -62,5 +62,5 @@ def test_text_boxes_for_render_are_normalised_and_cached(media_dir: Path, _isola
     def no_ocr(*a, **k):
         raise AssertionError("OCR ran again for a cached photo")
 
-    monkeypatch.setattr(tools.ocr, "ocr_image", no_ocr)
+    monkeypatch.setattr(tools.understand.ocr, "ocr_image", no_ocr)
     assert text_boxes_for(mats, ids, ws) == boxes

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tools.errors import MediaError, UnsupportedMediaError
-from tools.quality import find_near_duplicates, load_image, measure_quality, phash
-from tools.registry import run_tool
+from tools.core.errors import MediaError, UnsupportedMediaError
+from tools.understand.quality import find_near_duplicates, load_image, measure_quality, phash
+from tools.core.registry import run_tool
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _media_edits import edited_copies  # noqa: E402

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.errors import InternalError, ToolInputError
-from tools.models import MusicClip, RenderSpec, SubtitleCue, Timeline, VideoClip, VoiceClip
-from tools.reframe import Box, decide, reframe_image
-from tools.render import check_output, render
-from tools.subtitles import to_ass
-from tools.workspace import Workspace
+from tools.core.errors import InternalError, ToolInputError
+from tools.core.models import MusicClip, RenderSpec, SubtitleCue, Timeline, VideoClip, VoiceClip
+from tools.render.reframe import Box, decide, reframe_image
+from tools.render.engine import check_output, render
+from tools.render.subtitles import to_ass
+from tools.core.workspace import Workspace
 
 FPS = 30
 #: Distinct, saturated colours (RGB) one per shot, far apart so blends and cuts are unambiguous.
@@ -246,7 +246,7 @@ def test_reframe_pads_when_a_crop_would_lose_the_product() -> None:
 
 
 def test_subtitles_move_off_printed_text(media: Path, tmp_path: Path) -> None:
-    from tools.render import _plan, place_subtitles
+    from tools.render.engine import _plan, place_subtitles
 
     ws = _workspace(media, tmp_path / "ws")
     tl = _timeline([("still0.png", 1.0, "cut", "zoom_in"), ("still3.png", 1.0, "cut", "zoom_in")], voice=False, music=False)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.errors import MediaError, ToolInputError, UnsupportedMediaError
-from tools.registry import run_tool
-from tools.shots import shots_for
+from tools.core.errors import MediaError, ToolInputError, UnsupportedMediaError
+from tools.core.registry import run_tool
+from tools.understand.shots import shots_for
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.errors import InfeasibleError
-from tools.models import SCRIPT_LABELS
-from tools.registry import run_tool
-from tools.story_solver import (
+from tools.core.errors import InfeasibleError
+from tools.core.models import SCRIPT_LABELS
+from tools.core.registry import run_tool
+from tools.story.solver import (
     SolveStorylineInput,
     _path_cost,
     _two_opt,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.text_metrics import (
+from tools.narrate.metrics import (
     bleu,
     cider_d,
     info_scores,
@@ -64,8 +64,8 @@ def test_info_scores_cover_verbatim_points():
 
 def test_dev_reference_points(esync_dev):
     """README reference: name filling → CIDEr ≈ 24.8, BLEU-4 ≈ 1.5, repetition ≈ 79 %; humans ≈ 12 %."""
-    from tools.esync import load_esync
-    from tools.narrate_bench import name_fill
+    from tools.story.esync import load_esync
+    from tools.narrate.bench import name_fill
 
     videos = load_esync(esync_dev)
     refs = [[c.text for c in v.clips] for v in videos]

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tools.errors import InfeasibleError, ToolInputError
-from tools.thumbnail import ThumbnailInput, effective_shot_s, make_gif_thumbnail, make_thumbnail_cli
+from tools.core.errors import InfeasibleError, ToolInputError
+from tools.explain.thumbnail import ThumbnailInput, effective_shot_s, make_gif_thumbnail, make_thumbnail_cli
 
 W, H, FPS = 192, 108, 10
 
@@ -108,14 +108,14 @@ def test_bad_input(tmp_path: Path) -> None:
 
 
 def test_registered() -> None:
-    from tools.registry import get_tool
+    from tools.core.registry import get_tool
 
     assert get_tool("make_gif_thumbnail").input_model is ThumbnailInput
 
 
 @pytest.mark.slow
 def test_every_shared_video_gets_a_gif_within_budget(media_dir: Path, tmp_path: Path) -> None:
-    from tools.video_features import probe_video
+    from tools.understand.video_features import probe_video
 
     videos = sorted(p for p in (media_dir / "video").iterdir() if p.suffix in {".mp4", ".webm", ".mkv"})
     assert videos

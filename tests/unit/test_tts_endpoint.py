@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from serving.vllm_server import free_port
-from tools.models import NarrationLine, count_words
-from tools.tts import SynthesizeInput, synthesize_speech, wav_duration_s
+from tools.core.models import NarrationLine, count_words
+from tools.narrate.tts import SynthesizeInput, synthesize_speech, wav_duration_s
 
 
 class _SpeechHandler(BaseHTTPRequestHandler):
@@ -99,8 +99,8 @@ def test_endpoint_down_or_failing_falls_back_to_espeak(speech_server: str, tmp_p
 
 
 def test_bad_endpoint_url_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
-    from tools.errors import ToolInputError
-    from tools.tts import speak_openai
+    from tools.core.errors import ToolInputError
+    from tools.narrate.tts import speak_openai
 
     monkeypatch.setenv("ADREEL_TTS_BASE_URL", "localhost:8880")
     with pytest.raises(ToolInputError, match="must start with http"):

@@ -1,0 +1,172 @@
+"""Reader for the E-SyncVidStory format (narrator §3.2; ../shared/data/esync/README.md).
+
+Each item of a ``dev.json``-style file has ``id``, ``p_info`` (one aspect per line,
+``aspect：point、point、…``) and ``inputs``, the prompt-like record::
+
+    商品信息：
+    名称：<product name>
+    <aspect>：<point>、<point>…
+    广告视频：
+    镜头1/7：
+    场景：<vid_start><vid_end>
+    字数要求：23-29个字
+    剧本类型：产品推荐
+    1.<ground-truth narration>
+
+:func:`load_esync` returns one :class:`EsyncVideo` per item: the product as a
+:class:`~tools.core.models.ProductInfo` plus its clips (word range, label, reference narration).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.core.errors import ToolInputError
+from tools.core.models import SCRIPT_LABELS, AspectPoints, ProductInfo
+
+_CLIP_RE = re.compile(r"^镜头(\d+)/(\d+)[：:]\s*$")
+_RANGE_RE = re.compile(r"^字数要求[：:]\s*(\d+)\s*-\s*(\d+)\s*个字\s*$")
+_LABEL_RE = re.compile(r"^剧本类型[：:]\s*(.+?)\s*$")
+_POINT_SPLIT = re.compile(r"[、]")
+
+
+class EsyncClip(BaseModel):
+    """One clip of an E-SyncVidStory video."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    index: int = Field(ge=0)
+    """0-based clip position."""
+    n_clips: int = Field(ge=1)
+    """Number of clips in the video."""
+    word_min: int = Field(ge=0)
+    """Lowest allowed narration length (characters without whitespace)."""
+    word_max: int = Field(ge=0)
+    """Highest allowed narration length."""
+    label: str | None = None
+    """Script label(s), '+'-joined; None when the record has none."""
+    text: str = ""
+    """Ground-truth narration (empty when the record has none)."""
+
+    @property
+    def duration_s(self) -> float:
+        """Clip length implied by the range [5t−3, 5t+3] (narrator §3.1): t = (low + high) / 10."""
+        return (self.word_min + self.word_max) / 10.0
+
+    @property
+    def rel_pos(self) -> float:
+        """Relative position of the clip in the video, in [0, 1] (narrator §4.1)."""
+        return 0.0 if self.n_clips <= 1 else self.index / (self.n_clips - 1)
+
+
+class EsyncVideo(BaseModel):
+    """One E-SyncVidStory video: product facts plus clips."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    id: str
+    """Video id."""
+    product: ProductInfo
+    """Product name and facts."""
+    clips: list[EsyncClip]
+    """Clips in playing order."""
+
+    @property
+    def duration_s(self) -> float:
+        """Video length implied by the word ranges."""
+        return sum(c.duration_s for c in self.clips)
+
+
+def parse_p_info(p_info: str) -> list[AspectPoints]:
+    """Parse ``aspect：point、point`` lines into aspects (empty points dropped, order kept)."""
+    out: list[AspectPoints] = []
+    for line in p_info.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        sep = "：" if "：" in line else (":" if ":" in line else None)
+        if sep is None:
+            continue
+        aspect, rest = line.split(sep, 1)
+        aspect = aspect.strip()[:64]
+        if not aspect:
+            continue
+        pts = [p.strip() for p in _POINT_SPLIT.split(rest) if p.strip()]
+        out.append(AspectPoints(aspect=aspect, points=pts))
+    return out
+
+
+def parse_item(item: dict) -> EsyncVideo:
+    """Parse one dev.json item; raises ToolInputError naming what is malformed."""
+    vid = str(item.get("id", "?"))
+    inputs = item.get("inputs")
+    if not isinstance(inputs, str):
+        raise ToolInputError(f"E-SyncVidStory item {vid!r} has no 'inputs' text", hint="each item needs id, p_info and inputs")
+    m = re.search(r"名称[：:]\s*(.+)", inputs)
+    if not m:
+        raise ToolInputError(f"E-SyncVidStory item {vid!r}: no '名称：' line in inputs", hint="the product name line is required")
+    name = m.group(1).strip()[:200]
+    p_info = item.get("p_info")
+    if not isinstance(p_info, str):
+        # fall back to the facts block inside inputs
+        block = inputs.split("广告视频", 1)[0]
+        p_info = "\n".join(ln for ln in block.splitlines()[1:] if not ln.startswith("名称"))
+    product = ProductInfo(name=name, language="zh", aspects=parse_p_info(p_info))
+
+    video_part = inputs.split("广告视频", 1)[1] if "广告视频" in inputs else inputs
+    clips: list[dict] = []
+    cur: dict | None = None
+    for raw in video_part.splitlines():
+        line = raw.strip()
+        cm = _CLIP_RE.match(line)
+        if cm:
+            cur = {"index": int(cm.group(1)) - 1, "n_clips": int(cm.group(2)), "lines": []}
+            clips.append(cur)
+            continue
+        if cur is None:
+            continue
+        rm = _RANGE_RE.match(line)
+        lm = _LABEL_RE.match(line)
+        if rm:
+            cur["word_min"], cur["word_max"] = int(rm.group(1)), int(rm.group(2))
+        elif lm:
+            cur["label"] = lm.group(1)
+        elif line.startswith("场景"):
+            continue
+        else:
+            nm = re.match(rf"^{cur['index'] + 1}\.(.*)$", line)
+            if nm:
+                cur["lines"].append(nm.group(1))
+            elif cur["lines"]:
+                cur["lines"].append(line)  # narration continued on another line
+    if not clips:
+        raise ToolInputError(f"E-SyncVidStory item {vid!r}: no '镜头i/n：' clip blocks found", hint="check the file format (see shared/data/esync/README.md)")
+    out: list[EsyncClip] = []
+    for c in clips:
+        if "word_min" not in c:
+            raise ToolInputError(f"E-SyncVidStory item {vid!r}, clip {c['index'] + 1}: no '字数要求：a-b个字' line")
+        label = c.get("label")
+        if label is not None and any(p not in SCRIPT_LABELS for p in label.split("+")):
+            raise ToolInputError(f"E-SyncVidStory item {vid!r}, clip {c['index'] + 1}: unknown script label {label!r}",
+                                 hint=f"known labels: {', '.join(SCRIPT_LABELS)}")
+        out.append(EsyncClip(index=c["index"], n_clips=c["n_clips"], word_min=c["word_min"], word_max=c["word_max"],
+                             label=label, text="".join(c["lines"]).strip()))
+    return EsyncVideo(id=vid, product=product, clips=out)
+
+
+def load_esync(path: str | Path) -> list[EsyncVideo]:
+    """Read a dev.json-style file (a JSON list of items) into videos, in file order."""
+    p = Path(path)
+    if not p.is_file():
+        raise ToolInputError(f"E-SyncVidStory file not found: {str(p)!r}", hint="pass the path of a dev.json-style file")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ToolInputError(f"{str(p)!r} is not valid JSON ({e})", hint="the file must be a JSON list of items") from e
+    if not isinstance(data, list):
+        raise ToolInputError(f"{str(p)!r} holds a {type(data).__name__}, expected a list of items")
+    return [parse_item(it) for it in data]

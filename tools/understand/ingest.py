@@ -1,0 +1,217 @@
+"""Material ingest into a product library: probe, validate, normalise, store by content id.
+
+Incremental (a file already in the library is recognised by its SHA-256 and not redone) and
+idempotent (same bytes → same id). Bad files are reported by name and skipped; nothing already
+ingested is lost. Shot detection, quality, OCR and embeddings are added by the
+material-understanding tools on top of this.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from pydantic import Field
+
+from tools.core.errors import InfeasibleError, MediaError, ToolInputError, UnsupportedMediaError
+from tools.core.media import display_size, ffprobe, run_ffmpeg
+from tools.core.models import Material, Model
+from tools.core.registry import register
+from tools.core.settings import get_settings
+from tools.core.workspace import Workspace, atomic_write_text, file_sha256, sanitize_filename
+
+IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+VIDEO_EXT = {".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi"}
+AUDIO_EXT = {".mp3", ".wav", ".ogg", ".oga", ".m4a", ".flac", ".aac", ".opus"}
+
+
+class SkippedFile(Model):
+    """A file ingest did not take, and why."""
+
+    name: str
+    """Sanitised file name."""
+    reason: str
+    """What was wrong and what to do."""
+
+
+class IngestInput(Model):
+    """Files to add to a product library."""
+
+    product_id: str
+    """Library to add to (see tools.core.workspace.product_id_for)."""
+    paths: list[str] = Field(min_length=1)
+    """Files or folders (folders are read recursively; hidden files ignored)."""
+    workspace: str | None = None
+    """Workspace root (default: settings)."""
+
+
+class IngestOutput(Model):
+    """The library after ingest."""
+
+    materials: list[Material]
+    """Every material of the library, including earlier ones."""
+    added: list[str]
+    """Ids added by this call."""
+    taken: list[str]
+    """Ids of the given files that were taken (new or already known), in file order."""
+    skipped: list[SkippedFile]
+    """Files that were not taken."""
+
+
+def library_path(ws: Workspace, product_id: str) -> Path:
+    return ws.product_dir(product_id) / "library.json"
+
+
+def load_library(ws: Workspace, product_id: str) -> list[Material]:
+    p = library_path(ws, product_id)
+    if not p.is_file():
+        return []
+    return [Material.model_validate(m) for m in json.loads(p.read_text(encoding="utf-8"))]
+
+
+def save_library(ws: Workspace, product_id: str, materials: list[Material]) -> None:
+    atomic_write_text(library_path(ws, product_id), json.dumps([m.model_dump(mode="json") for m in materials], ensure_ascii=False, indent=1))
+
+
+def _ingest_image(src: Path, dst_dir: Path, mid: str, ws: Workspace) -> Material:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    s = get_settings()
+    Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, before decoding
+    try:
+        with Image.open(src) as im:
+            w, h = im.size
+            if w * h > s.max_image_pixels:
+                raise MediaError(
+                    f"{src.name!r} is {w}×{h} = {w * h / 1e6:.0f} MP, over the {s.max_image_pixels / 1e6:.0f} MP limit",
+                    hint="resize the photo (a 4K long side is plenty) or raise ADREEL_MAX_IMAGE_PIXELS",
+                )
+            im.verify()
+        with Image.open(src) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("RGBA", "LA", "P"):
+                im = im.convert("RGBA")
+                bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                im = Image.alpha_composite(bg, im)
+            im = im.convert("RGB")
+            im.thumbnail((s.library_image_max_side_px, s.library_image_max_side_px), Image.Resampling.LANCZOS)
+            dst = dst_dir / f"{mid}.jpg"
+            tmp = dst.with_suffix(".tmp.jpg")
+            im.save(tmp, "JPEG", quality=92)
+            tmp.replace(dst)
+            w, h = im.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise MediaError(f"{src.name!r} is not a readable image ({e})", hint="re-export it as JPEG or PNG") from e
+    return Material(id=mid, kind="image", original_name=sanitize_filename(src.name), path=ws.rel(dst),
+                    size_bytes=src.stat().st_size, width_px=w, height_px=h)
+
+
+def _ingest_av(src: Path, dst_dir: Path, mid: str, ws: Workspace, want: str) -> Material:
+    info = ffprobe(src)
+    streams = info.get("streams", [])
+    video = [st for st in streams if st.get("codec_type") == "video" and st.get("disposition", {}).get("attached_pic", 0) == 0]
+    audio = [st for st in streams if st.get("codec_type") == "audio"]
+    stream_dur = (video or audio or [{}])[0].get("duration")
+    try:
+        dur = float(info.get("format", {}).get("duration") or stream_dur or 0)
+    except (TypeError, ValueError):
+        dur = 0.0
+    if want == "video":
+        if not video:
+            raise UnsupportedMediaError(f"{src.name!r} has no video stream", hint="upload clips with video, or music as audio")
+        if dur <= 0.05:
+            raise MediaError(f"{src.name!r} has zero length ({dur:.2f} s)", hint="re-export the clip")
+        # Decode a frame near the start and near the end: catches truncated files and codecs ffmpeg lacks.
+        for t in (min(0.2, dur / 3), max(0.0, dur - 0.3)):
+            run_ffmpeg(["-ss", f"{t:.3f}", "-i", str(src), "-frames:v", "1", "-f", "null", "-"], what=f"decoding {src.name!r} at {t:.1f} s", timeout_s=60)
+        v = video[0]
+        num, _, den = str(v.get("avg_frame_rate") or v.get("r_frame_rate") or "0/1").partition("/")
+        fps = float(num) / float(den or 1) if float(den or 1) else 0.0
+        w, h = display_size(v)
+        kind = "video"
+    else:
+        if not audio:
+            raise UnsupportedMediaError(f"{src.name!r} has no audio stream", hint="upload music as mp3, ogg, wav, m4a or flac")
+        if dur <= 0.5:
+            raise MediaError(f"{src.name!r} is only {dur:.2f} s long", hint="upload a longer music track")
+        fps, w, h, kind = None, None, None, "audio"
+    dst = dst_dir / f"{mid}{src.suffix.lower()}"
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.copyfile(src, tmp)
+    tmp.replace(dst)
+    return Material(id=mid, kind=kind, original_name=sanitize_filename(src.name), path=ws.rel(dst), size_bytes=src.stat().st_size,
+                    width_px=w, height_px=h, duration_s=round(dur, 3), fps=fps, has_audio=bool(audio))
+
+
+def ingest_file(ws: Workspace, product_id: str, src: Path, known: dict[str, Material]) -> Material:
+    """Ingest one file (or return the existing material with the same bytes)."""
+    s = get_settings()
+    if not src.is_file():
+        raise ToolInputError(f"{src.name!r} is not a file")
+    size = src.stat().st_size
+    if size == 0:
+        raise MediaError(f"{src.name!r} is empty (0 bytes)", hint="upload the file again")
+    if size > s.max_upload_bytes:
+        raise MediaError(f"{src.name!r} is {size / 1e9:.1f} GB, over the {s.max_upload_bytes / 1e9:.1f} GB limit", hint="trim or re-encode it")
+    mid = file_sha256(src)[:16]
+    if mid in known:
+        return known[mid]
+    ext = src.suffix.lower()
+    dst_dir = ws.product_dir(product_id) / "materials"
+    if ext in IMAGE_EXT:
+        return _ingest_image(src, dst_dir, mid, ws)
+    if ext in VIDEO_EXT:
+        return _ingest_av(src, dst_dir, mid, ws, "video")
+    if ext in AUDIO_EXT:
+        return _ingest_av(src, dst_dir, mid, ws, "audio")
+    raise UnsupportedMediaError(
+        f"{src.name!r} is not a supported photo, clip or music file",
+        hint=f"supported: {', '.join(sorted(IMAGE_EXT | VIDEO_EXT | AUDIO_EXT))}",
+    )
+
+
+def collect_files(paths: list[str]) -> list[Path]:
+    """Files named, and files inside folders named (recursively, sorted, hidden ones skipped)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise ToolInputError(f"{str(p)!r} does not exist", hint="check the path of your materials folder")
+    return out
+
+
+def ingest(ws: Workspace, product_id: str, paths: list[str]) -> IngestOutput:
+    """Add files to the library; bad files are skipped with a reason, good ones kept."""
+    files = collect_files(paths)
+    if not files:
+        raise InfeasibleError(f"no files found in {', '.join(paths)}", hint="put photos (jpg, png, webp) or clips (mp4, mov, mkv, webm) in the folder")
+    library = load_library(ws, product_id)
+    known = {m.id: m for m in library}
+    added, taken, skipped = [], [], []
+    for f in files:
+        try:
+            m = ingest_file(ws, product_id, f, known)
+        except (MediaError, ToolInputError) as e:
+            skipped.append(SkippedFile(name=sanitize_filename(f.name), reason=str(e)))
+            continue
+        if m.id not in taken:
+            taken.append(m.id)
+        if m.id not in known:
+            known[m.id] = m
+            library.append(m)
+            added.append(m.id)
+            save_library(ws, product_id, library)  # after every file: a crash loses nothing done
+    return IngestOutput(materials=library, added=added, taken=taken, skipped=skipped)
+
+
+
+@register("ingest_materials")
+def ingest_materials(inp: IngestInput) -> IngestOutput:
+    """Add photos, clips and music to a product library (validated, deduplicated by content)."""
+    ws = Workspace(inp.workspace or get_settings().workspace)
+    return ingest(ws, inp.product_id, inp.paths)
