@@ -55,7 +55,7 @@ def cmd_tool(a: argparse.Namespace) -> int:
 
 
 def _make(req: object) -> int:
-    from agents.make import make_video
+    from agents.planner import make_video
     from tools.core.settings import get_settings
     from tools.core.workspace import Workspace
 
@@ -69,15 +69,15 @@ def _make(req: object) -> int:
 
 
 def cmd_make(a: argparse.Namespace) -> int:
-    from agents.make import MakeRequest
+    from agents.state import MakeRequest
 
     return _make(MakeRequest(materials_dir=a.materials, product_path=a.product, music_path=a.music, brief=a.brief or "",
                              duration_s=a.duration, aspect=a.aspect, resolution_p=a.resolution, out_path=a.out))
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
-    from agents.make import MakeRequest
     from agents.samples import write_samples
+    from agents.state import MakeRequest
     from tools.core.settings import get_settings
     from tools.core.workspace import Workspace
 
@@ -107,13 +107,13 @@ def cmd_ui(a: argparse.Namespace) -> int:
 
 
 def cmd_resume(a: argparse.Namespace) -> int:
-    from agents.graph import Planner, load_job
+    from agents.planner import Planner
     from tools.core.settings import get_settings
     from tools.core.workspace import Workspace
 
     ws = Workspace(get_settings().workspace)
     Planner(ws, log=lambda m: print(m, file=sys.stderr)).resume(a.job_id)
-    _print_json(load_job(ws, a.job_id).model_dump(mode="json"))
+    _print_json(ws.load_job(a.job_id).model_dump(mode="json"))
     return 0
 
 

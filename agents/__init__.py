@@ -1,1 +1,1 @@
-"""AdReel agents: brief parsing, the job runner and (later) the LangGraph planner. No algorithms here."""
+"""AdReel's planner: the LangGraph graph that routes (nodes call registered tools), jobs over it, backends chosen once, brief parsing and chat edits. No algorithms here: rules about media, timing and text live in tools/."""

@@ -1,4 +1,5 @@
-"""Rule-based brief parser (the embedded planner's front end), zh and en.
+"""Reading the brief: the rule-based parser (the embedded planner's front end, zh and en), the
+brief-parser protocol the planner model also implements, and the merge of brief and flags.
 
 "15 s vertical video for Double 11, stress the texture, upbeat" →
 BriefSpec(duration_s=15, aspect="9:16", occasion="Double 11", emphasis=["texture"], mood="excited").
@@ -8,8 +9,32 @@ The brief is data: it is matched against patterns, never executed or used as a p
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
+from pydantic import ValidationError
+
+from agents.state import MakeRequest
+from tools.core.errors import ToolInputError
 from tools.core.models import BriefSpec
+
+
+class BriefParser(Protocol):
+    """Reads a brief into a BriefSpec. Raises BackendUnavailable when it cannot run (a server down)."""
+
+    name: str
+
+    def parse(self, text: str) -> tuple[BriefSpec, str | None]:
+        """The spec, and a note for the user (fixes a model needed) or None."""
+        ...
+
+
+class RuleBriefParser:
+    """The embedded default: patterns in zh and en (:func:`parse_brief`)."""
+
+    name = "rules"
+
+    def parse(self, text: str) -> tuple[BriefSpec, str | None]:
+        return parse_brief(text), None
 
 _ASPECTS = [
     (r"9\s*[:：x×/]\s*16|vertical|portrait|竖屏|竖版|竖", "9:16"),
@@ -70,3 +95,22 @@ def parse_brief(text: str) -> BriefSpec:
     emph = [e.strip() for e in _EMPH_EN.findall(raw)] + _EMPH_ZH.findall(raw)
     spec["emphasis"] = list(dict.fromkeys(e for e in emph if e))[:5]
     return BriefSpec.model_validate(spec)
+
+
+def resolve_spec(req: MakeRequest, parsed: BriefSpec | None = None) -> BriefSpec:
+    """Brief text first (``parsed`` when a planner model already read it), explicit flags override it."""
+    spec = parsed or parse_brief(req.brief)
+    upd: dict[str, object] = {}
+    if req.duration_s is not None:
+        upd["duration_s"] = req.duration_s
+    if req.aspect is not None:
+        upd["aspect"] = req.aspect
+    if req.resolution_p is not None:
+        upd["resolution_p"] = req.resolution_p
+    try:
+        return BriefSpec.model_validate({**spec.model_dump(), **upd})
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"])
+        raise ToolInputError(f"{field} = {err.get('input')!r}: {err['msg']}",
+                             hint="ask for a duration between 1 and 600 seconds, aspect 9:16, 1:1 or 16:9, resolution 720 or 1080") from e

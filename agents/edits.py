@@ -1,8 +1,9 @@
 """Chat edits of a finished job, rule-based (zh and en), each a new timeline version.
 
-Every edit changes the planner state and re-runs only the graph nodes downstream of it
-(``Planner.rerun_from``): a new aspect re-renders, a moved shot keeps its narration, a new
-label re-writes one line. ``undo`` restores the previous version's state, timeline and video.
+Every edit changes the planner state and re-runs only the steps that read what it changed
+(``Planner.rerun_with`` over the steps' declared reads): a new aspect re-renders, a new length
+re-cuts the storyline without re-ingesting or re-scoring, a moved shot keeps its narration, a
+new label re-writes one line. ``undo`` restores the previous version's state, timeline and video.
 """
 
 from __future__ import annotations
@@ -12,42 +13,23 @@ import re
 import shutil
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
-from agents.graph import Planner
+from agents.planner import Planner
 from tools.core.errors import ToolInputError
-from tools.core.models import SCRIPT_LABELS, Storyline
-from tools.story.storyline import label_for_aspect
+from tools.core.models import DEFAULT_MUSIC_GAIN_DB, SCRIPT_LABELS, Model, Storyline
 from tools.core.workspace import atomic_write_json
+from tools.story.labels import label_for_aspect, label_from_words
 
 EditKind = Literal["duration", "aspect", "move_first", "relabel", "mood", "undo"]
 
-_LABEL_WORDS: list[tuple[str, str]] = [
-    (r"call to action|cta|buy now|引导购买|促单|下单", "引导购买"),
-    (r"pain ?point|痛点", "痛点铺垫"),
-    (r"recommend|推荐", "产品推荐"),
-    (r"effect|benefit|功效|效果", "产品功效"),
-    (r"texture|material|ingredient|质地|成分|材质", "质地/成分/材质"),
-    (r"appearance|design|look|外观|设计", "外观设计"),
-    (r"trial|try|试用", "产品试用"),
-    (r"quality|质量|特性", "质量/特性介绍"),
-]
 _ORDINAL_ZH = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 
 
-class Edit(BaseModel):
+class Edit(Model):
     """One parsed chat edit."""
 
     kind: EditKind
     value: Any = None
     index: int | None = None
-
-
-def _label_in(text: str) -> str | None:
-    for pat, label in _LABEL_WORDS:
-        if re.search(pat, text, re.I):
-            return label
-    return None
 
 
 def parse_edit(text: str) -> Edit | None:
@@ -73,7 +55,7 @@ def parse_edit(text: str) -> Edit | None:
     if m:
         raw = m.group(1) or m.group(2)
         idx = int(raw) if raw.isdigit() else _ORDINAL_ZH[raw]
-        label = _label_in(t[m.end():]) or _label_in(t)
+        label = label_from_words(t[m.end():]) or label_from_words(t)
         if label:
             return Edit(kind="relabel", index=idx - 1, value=label)
     m = re.search(r"put (?:the )?(.+?) (?:shot|clip|photo|image) first|把(.+?)(?:镜头|画面|照片)?放(?:到|在)?(?:第一个|最前|开头)", t)
@@ -111,20 +93,20 @@ def apply_edit(planner: Planner, job_id: str, edit: Edit) -> str:
         cur = float(spec["duration_s"])
         new = cur * 0.8 if edit.value == "shorter" else cur * 1.25 if edit.value == "longer" else float(edit.value)
         spec["duration_s"] = round(min(600.0, max(1.0, new)), 2)
-        planner.rerun_from(job_id, "ingest", {"spec": spec, "auto_approve": True, "lines": None})
+        planner.rerun_with(job_id, {"spec": spec, "auto_approve": True, "lines": None})
         return f"length changed from {cur:g} s to {spec['duration_s']:g} s"
     if edit.kind == "aspect":
         spec["aspect"] = edit.value
-        planner.rerun_from(job_id, "tts", {"spec": spec})
+        planner.rerun_with(job_id, {"spec": spec})
         return f"re-rendered at {edit.value}"
     if edit.kind == "mood" and (st.get("music") or {}).get("source") == "generated":
         spec["mood"], spec["tempo_bpm"] = edit.value, None
-        planner.rerun_from(job_id, "ingest", {"spec": spec, "auto_approve": True, "lines": None})
+        planner.rerun_with(job_id, {"spec": spec, "auto_approve": True, "lines": None})
         return f"new {'calmer' if edit.value == 'relaxed' else 'livelier'} music; shots re-cut to its bars"
     if edit.kind == "mood":
-        gain = float(st.get("music_gain_db") or -14.0) + (-6.0 if edit.value == "relaxed" else 4.0)
-        spec["mood"] = edit.value
-        planner.rerun_from(job_id, "tts", {"spec": spec, "music_gain_db": max(-30.0, min(-6.0, gain))})
+        # the user's own track: only its level changes (the bar grid, the cuts and the lines stay)
+        gain = float(st.get("music_gain_db") or DEFAULT_MUSIC_GAIN_DB) + (-6.0 if edit.value == "relaxed" else 4.0)
+        planner.rerun_with(job_id, {"music_gain_db": max(-30.0, min(-6.0, gain))})
         return f"music set {'calmer and quieter' if edit.value == 'relaxed' else 'livelier and louder'} (music level {gain:.0f} dB)"
     if edit.kind == "relabel":
         i = edit.index if edit.index is not None else -1
@@ -135,11 +117,11 @@ def apply_edit(planner: Planner, job_id: str, edit: Edit) -> str:
         beats = list(story.beats)
         beats[i] = beats[i].model_copy(update={"label": edit.value})
         lines = [ln for ln in st["lines"] if ln["beat_index"] != i]
-        planner.rerun_from(job_id, "review", {"storyline": Storyline(beats=beats).model_dump(mode="json"), "lines": lines})
+        planner.rerun_with(job_id, {"storyline": Storyline(beats=beats).model_dump(mode="json"), "lines": lines, "auto_approve": True})
         return f"line {i + 1} rewritten as {edit.value}"
     if edit.kind == "move_first":
         want = str(edit.value)
-        label = _label_in(want) or label_for_aspect(want)
+        label = label_from_words(want) or label_for_aspect(want)
         hits = [b.index for b in story.beats if want in (b.aspect or "").lower() or want in b.reason.lower() or b.label == label]
         if not hits:
             raise ToolInputError(f"no shot matches {want!r}", hint="name a shot by its label or product aspect, e.g. 'put the texture shot first'")
@@ -152,7 +134,7 @@ def apply_edit(planner: Planner, job_id: str, edit: Edit) -> str:
             ln = next((x for x in st["lines"] if x["beat_index"] == old), None)
             if ln:
                 lines.append({**ln, "beat_index": k})
-        planner.rerun_from(job_id, "review", {"storyline": new_story.model_dump(mode="json"), "lines": lines})
+        planner.rerun_with(job_id, {"storyline": new_story.model_dump(mode="json"), "lines": lines, "auto_approve": True})
         return f"moved shot {j + 1} to the front"
     raise ToolInputError(f"cannot apply edit {edit.kind!r}")
 
@@ -173,5 +155,5 @@ def undo(planner: Planner, job_id: str) -> str:
     shutil.copyfile(jd / f"timeline.v{prev}.json", jd / f"timeline.v{ver + 1}.json")
     shutil.copyfile(jd / f"video.v{prev}.mp4", jd / f"video.v{ver + 1}.mp4")
     atomic_write_json(jd / f"state.v{ver + 1}.json", snap)
-    planner.graph.update_state(planner.config(job_id), snap, as_node="explain")
+    planner.restore(job_id, snap)
     return f"restored version {prev}"

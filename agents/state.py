@@ -1,9 +1,37 @@
-"""The planner's state: plain JSON-able values so the SQLite checkpointer can persist it."""
+"""The job request and the planner's state.
+
+The state holds plain JSON values (model dumps) so that the SQLite checkpointer can persist it;
+each key says which model it holds. Nodes read it through the typed accessors of
+``agents.graph`` and return partial updates.
+"""
 
 from __future__ import annotations
 
 import operator
 from typing import Annotated, Any, TypedDict
+
+from tools.core.models import Model
+
+
+class MakeRequest(Model):
+    """Everything a job needs from the user (the CLI's flags, the UI's uploads and brief)."""
+
+    materials_dir: str
+    """Folder of photos and clips (a user-supplied input path)."""
+    product_path: str
+    """Product facts: ProductInfo JSON or ``aspect：facts`` text."""
+    music_path: str | None = None
+    """Background music, or None for generated music."""
+    brief: str = ""
+    """The chat brief ("15 s vertical video for Double 11, stress the texture, upbeat")."""
+    duration_s: float | None = None
+    """Overrides the brief's duration."""
+    aspect: str | None = None
+    """Overrides the brief's aspect."""
+    resolution_p: int | None = None
+    """Overrides the brief's resolution."""
+    out_path: str | None = None
+    """Where to copy the finished MP4 (besides the job folder)."""
 
 
 class PlanState(TypedDict, total=False):
@@ -23,8 +51,8 @@ class PlanState(TypedDict, total=False):
     music_offset_s: float          # where the first bar starts in the music file (timeline 0 = a downbeat)
     storyline: dict[str, Any]      # Storyline
     auto_approve: bool
-    lines: list[dict[str, Any]]    # NarrationLine
-    speech: list[dict[str, Any]]   # {path, duration_s}
+    lines: list[dict[str, Any]] | None   # NarrationLine
+    speech: list[dict[str, Any]]   # SpokenLine {path, duration_s}
     timeline: dict[str, Any]       # Timeline (current version)
     artifacts: dict[str, Any]      # JobArtifacts
     notes: Annotated[list[str], operator.add]     # user-facing progress and warnings

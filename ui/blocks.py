@@ -16,12 +16,13 @@ from typing import Any
 import gradio as gr
 
 from agents.edits import apply_edit, parse_edit
-from agents.graph import STEPS, Planner, load_job
-from agents.make import MakeRequest
+from agents.graph import STEPS
+from agents.planner import Planner
+from agents.state import MakeRequest
 from tools.core.errors import AdReelError, ToolInputError
-from tools.understand.ingest import AUDIO_EXT
 from tools.core.models import SCRIPT_LABELS, NarrationLine, Storyline, count_words
 from tools.core.workspace import Workspace, sanitize_filename
+from tools.understand.ingest import AUDIO_EXT
 
 MAX_FILES = 40
 MAX_FILE_MB = 500
@@ -98,7 +99,7 @@ def build_ui(ws: Workspace) -> gr.Blocks:
             progress(0.05, desc="planning")
             job_id = pl.start(req, auto_approve=False)
             session["job"] = job_id
-            job = load_job(ws, job_id)
+            job = ws.load_job(job_id)
             msg = f"Here is the storyline for a {job.brief.duration_s:g} s {job.brief.aspect} video. Each shot has a draft voice-over line: edit labels or lines in the table, then press Approve."
             if job.warnings:
                 msg += "\n\n" + "\n".join(f"- {w}" for w in job.warnings)
@@ -145,7 +146,7 @@ def build_ui(ws: Workspace) -> gr.Blocks:
                 pl.graph.update_state(pl.config(job_id), {"lines": user_lines})
             progress(STEPS.index("narrate") / len(STEPS), desc="narrating, speaking, rendering")
             pl.resume(job_id, decision)
-            job = load_job(ws, job_id)
+            job = ws.load_job(job_id)
             history.append({"role": "assistant", "content": f"Done: version {pl.timeline(job_id).version} is ready. " + HELP
                             + ("".join(f"\n- {w}" for w in job.warnings) if job.warnings else "")})
         except AdReelError as e:

@@ -18,7 +18,8 @@ from tools.understand.cpa import ScoreItem, score_items  # noqa: E402
 from tools.understand.encoders import get_encoder  # noqa: E402
 from tools.understand.index import MaterialIndex, material_text  # noqa: E402
 from tools.understand.ocr import get_engine, ocr_image  # noqa: E402
-from tools.understand.quality import load_image, measure_quality  # noqa: E402
+from tools.core.images import load_image  # noqa: E402
+from tools.understand.quality import measure_quality  # noqa: E402
 from tools.understand.shots import shots_for  # noqa: E402
 
 MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"

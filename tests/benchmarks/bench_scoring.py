@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tools.understand.cpa import load_wundt, still_scores  # noqa: E402
 from tools.understand.encoders import get_encoder  # noqa: E402
-from tools.understand.quality import load_image  # noqa: E402
+from tools.core.images import load_image  # noqa: E402
 
 MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 

@@ -10,19 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tools.core.emotion import EMOTION_ANGLES_DEG, va_to_class
+from tools.core.images import colourfulness, load_image
+from tools.core.registry import run_tool
 from tools.understand.cpa import (
-    EMOTION_ANGLES_DEG,
     ScoreItem,
-    colourfulness,
-    emotion_class,
     load_wundt,
     persuasiveness,
     score_items,
     still_scores,
     train_wundt,
 )
-from tools.understand.quality import load_image
-from tools.core.registry import run_tool
 
 EMOTIONS = {"excited", "fearful", "neutral", "relaxed", "sad", "tense"}
 
@@ -65,18 +63,18 @@ def test_composition_prefers_thirds_and_centre_over_corner() -> None:
 @given(v=st.floats(0, 1), a=st.floats(0, 1))
 @settings(max_examples=200, deadline=None)
 def test_emotion_class_total_and_consistent(v: float, a: float) -> None:
-    e = emotion_class(v, a)
+    e = va_to_class(v, a)
     assert e in EMOTIONS
     if abs(v - 0.5) < 0.05 and abs(a - 0.5) < 0.05:
         assert e == "neutral"
 
 
 def test_emotion_quadrants() -> None:
-    assert emotion_class(0.9, 0.8) == "excited"
-    assert emotion_class(0.8, 0.15) == "relaxed"
-    assert emotion_class(0.15, 0.2) == "sad"
-    assert emotion_class(0.48, 0.95) == "tense"
-    assert emotion_class(0.2, 0.8) == "fearful"
+    assert va_to_class(0.9, 0.8) == "excited"
+    assert va_to_class(0.8, 0.15) == "relaxed"
+    assert va_to_class(0.15, 0.2) == "sad"
+    assert va_to_class(0.48, 0.95) == "tense"
+    assert va_to_class(0.2, 0.8) == "fearful"
     assert [n for _, n in EMOTION_ANGLES_DEG] == ["excited", "tense", "fearful", "sad", "relaxed"]
 
 

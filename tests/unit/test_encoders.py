@@ -21,7 +21,7 @@ from tools.understand.encoders import (
     lexical_vector,
 )
 from tools.core.errors import ToolInputError
-from tools.understand.quality import load_image
+from tools.core.images import load_image
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _media_edits import EDIT_NAMES, edited_copies  # noqa: E402

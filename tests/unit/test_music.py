@@ -20,8 +20,8 @@ from tools.story.music import (  # noqa: E402
     correct_tempo,
     evaluate_beats,
     generate_music,
-    va_to_class,
 )
+from tools.core.emotion import va_to_class  # noqa: E402
 
 
 def test_correct_tempo_folds_octaves_and_uses_hint() -> None:
@@ -38,7 +38,11 @@ def test_va_to_class_quadrants() -> None:
     assert va_to_class(0.9, 0.9) == "excited"
     assert va_to_class(0.9, 0.1) == "relaxed"
     assert va_to_class(0.1, 0.1) == "sad"
-    assert va_to_class(0.1, 0.6) == "tense"
+    # strongly unpleasant, barely aroused: 166° on Russell's circumplex, between "distressed"
+    # (≈138°) and "miserable" (≈189°), far from "tense" (≈93°, next to the arousal axis). The old
+    # quadrant split of music.py said "tense" here; the one mapping (tools/core/emotion.py) says sad.
+    assert va_to_class(0.1, 0.6) == "sad"
+    assert va_to_class(0.45, 0.7) == "tense"
     assert va_to_class(0.1, 0.95) == "fearful"
 
 

@@ -10,14 +10,9 @@ from hypothesis import strategies as st
 
 from tools.core.errors import ToolInputError
 from tools.core.models import SCRIPT_LABELS, AspectPoints, ProductInfo, count_words
-from tools.narrate.narrator import (
-    NarrateInput,
-    NarrationBeat,
-    fit_line,
-    narrate_storyline,
-    short_name,
-    validate_line,
-)
+from tools.narrate.naming import short_name
+from tools.narrate.narrator import NarrateInput, NarrationBeat, narrate_storyline
+from tools.narrate.text import fit_line, validate_line
 
 ZH_TEXT = st.text(alphabet=st.sampled_from(list("这款面霜真的很好用，质地轻薄。保湿！吸收快 ab12")), min_size=0, max_size=80)
 
@@ -67,7 +62,7 @@ def test_every_line_in_range_and_labelled(story):
 
 def test_lines_never_carry_other_products_or_unsupported_codes(story):
     """Grounding: no other corpus product's short name, and no digits/Latin codes the facts lack."""
-    from tools.narrate.narrator import default_corpus
+    from tools.narrate.corpus import default_corpus
 
     prod = _product()
     blob = prod.name + "".join(p for _, p in prod.points())
@@ -114,7 +109,8 @@ def test_english_and_user_copy():
 
 def test_leave_product_out_excludes_its_copy(esync_dev):
     from tools.story.esync import load_esync
-    from tools.narrate.narrator import EmbeddedNarrator, default_corpus
+    from tools.narrate.corpus import default_corpus
+    from tools.narrate.narrator import EmbeddedNarrator
 
     v = load_esync(esync_dev)[0]
     nar = EmbeddedNarrator(default_corpus("zh"))
@@ -177,7 +173,8 @@ _ALL_LABELS_STORY = ["产品推荐", "痛点铺垫", "外观设计", "质地/成
 
 def _content_words(text: str, lang: str) -> list[str]:
     """zh: jieba words of ≥ 2 characters that are not function words; en: words outside the stop list."""
-    from tools.narrate.narrator import EN_FUNCTION_WORDS, FUNCTION_POS_ZH
+    from tools.narrate.grounding import FUNCTION_POS_ZH
+    from tools.narrate.text import EN_FUNCTION_WORDS
 
     if lang == "en":
         return [w for w in re.findall(r"[A-Za-z0-9$][A-Za-z0-9'’\-]*", text) if w.lower() not in EN_FUNCTION_WORDS]
@@ -199,7 +196,7 @@ def _content_words(text: str, lang: str) -> list[str]:
 
 
 def _assert_grounded(product: ProductInfo, lines, lang: str) -> None:
-    from tools.narrate.narrator import GENERIC_AD_WORDS
+    from tools.narrate.grounding import GENERIC_AD_WORDS
 
     blob = (product.name + "|" + "|".join(p for _, p in product.points()) + "|" +
             "|".join(a.aspect for a in product.aspects)).lower()
@@ -238,7 +235,8 @@ def test_coffee_lines_only_state_this_products_facts(lang):
 
 def test_dev_products_lines_are_grounded_leave_product_out(esync_dev):
     from tools.story.esync import load_esync
-    from tools.narrate.narrator import EmbeddedNarrator, default_corpus
+    from tools.narrate.corpus import default_corpus
+    from tools.narrate.narrator import EmbeddedNarrator
 
     videos = load_esync(esync_dev)
     nar = EmbeddedNarrator(default_corpus("zh"))
@@ -250,7 +248,8 @@ def test_dev_products_lines_are_grounded_leave_product_out(esync_dev):
 
 
 def test_grounder_rejects_other_products_facts():
-    from tools.narrate.narrator import Grounder, balance_brackets
+    from tools.narrate.grounding import Grounder
+    from tools.narrate.text import balance_brackets
 
     prod = ProductInfo(name="晨光手冲挂耳咖啡", language="zh",
                        aspects=[AspectPoints(aspect=a, points=p) for a, p in _COFFEE_ZH])
@@ -262,7 +261,9 @@ def test_grounder_rejects_other_products_facts():
 
 
 def test_fillers_and_templates_are_fact_free():
-    from tools.narrate.narrator import GENERIC_FILLERS, TEMPLATES, Grounder
+    from tools.narrate.grounding import Grounder
+    from tools.narrate.templates import TEMPLATES
+    from tools.narrate.text import GENERIC_FILLERS
 
     for lang in ("zh", "en"):
         g = Grounder(ProductInfo(name="X", language=lang), lang)
@@ -277,7 +278,10 @@ def test_generic_phrases_are_said_once_per_story_and_intro_lines_name_the_produc
     """Regression for the first version, which padded every line with the same "大家可以放心冲":
     a generic phrase occurs in at most one line of a story, and every 产品推荐 line names the product."""
     from tools.story.esync import load_esync
-    from tools.narrate.narrator import GENERIC_FILLERS, EmbeddedNarrator, default_corpus, long_name
+    from tools.narrate.corpus import default_corpus
+    from tools.narrate.naming import long_name
+    from tools.narrate.narrator import EmbeddedNarrator
+    from tools.narrate.text import GENERIC_FILLERS
 
     nar = EmbeddedNarrator(default_corpus("zh"))
     for v in load_esync(esync_dev)[5::40]:  # 8 videos spread over the file
@@ -291,7 +295,7 @@ def test_generic_phrases_are_said_once_per_story_and_intro_lines_name_the_produc
 
 
 def test_spoken_names_drop_shop_decorations_and_dangling_characters():
-    from tools.narrate.narrator import clean_name, long_name
+    from tools.narrate.naming import clean_name, long_name
 
     p = ProductInfo(name="【官方正品】IPSA茵芙莎第9代SE自律舒缓水乳流金套装保湿舒敏", language="zh")
     assert clean_name(p.name).startswith("IPSA")
@@ -306,7 +310,8 @@ def test_label_decoding_is_the_exact_argmax_sequence():
     """Viterbi over the label model returns the best-scoring sequence (checked by brute force)."""
     import itertools
 
-    from tools.narrate.narrator import LabelModel, default_corpus
+    from tools.narrate.corpus import default_corpus
+    from tools.story.labels import LabelModel
 
     lm = LabelModel(default_corpus("zh").lines)
     beats = [(0.0, 20), (0.5, 30), (1.0, 15)]
@@ -335,7 +340,7 @@ def test_cut_never_ends_on_a_dangling_word():
 def test_grounding_catches_category_words_and_cut_numbers():
     """Words that reveal another kind of product (面部, 脸, 油 in a desk ad) and numbers cut short
     (199 from 1990) are not this product's facts."""
-    from tools.narrate.narrator import Grounder
+    from tools.narrate.grounding import Grounder
 
     desk = ProductInfo(name="大将作儿童桌椅经典1990", language="zh",
                        aspects=[AspectPoints(aspect="外观", points=["中碳钢架", "倒L型大桌板"])])

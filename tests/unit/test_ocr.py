@@ -47,15 +47,19 @@ def test_blank_image_has_no_text() -> None:
 def test_text_boxes_for_render_are_normalised_and_cached(media_dir: Path, _isolated_workspace: Path, monkeypatch) -> None:
     """make/render feed OCR boxes of the photos a video uses to the renderer; OCR runs once per photo."""
     import tools.understand.ocr
-    from agents.make import text_boxes_for
-    from tools.understand.ingest import ingest
+    from tools.core.registry import call
     from tools.core.workspace import Workspace
+    from tools.understand.ingest import ingest
+    from tools.understand.ocr import read_text_boxes
 
     ws = Workspace(_isolated_workspace)
     out = ingest(ws, "p1", [str(media_dir / "images" / n) for n in ("openmpf_police_cars_andre_stumpf.jpg", "skimage_coffee.png")])
-    mats = {m.id: m for m in out.materials}
-    ids = list(mats)
-    boxes = text_boxes_for(mats, ids + ids, ws)
+    photos = [{"id": m.id, "path": m.path} for m in out.materials]
+
+    def text_boxes_for(refs: list[dict]) -> dict:
+        return call(read_text_boxes, {"workspace": str(ws.root), "photos": refs}).boxes
+
+    boxes = text_boxes_for(photos + photos)
     police = next(m.id for m in out.materials if "police" in m.original_name)
     assert police in boxes and all(0 <= b.x0 < b.x1 <= 1 and 0 <= b.y0 < b.y1 <= 1 for b in boxes[police])
 
@@ -63,4 +67,4 @@ def test_text_boxes_for_render_are_normalised_and_cached(media_dir: Path, _isola
         raise AssertionError("OCR ran again for a cached photo")
 
     monkeypatch.setattr(tools.understand.ocr, "ocr_image", no_ocr)
-    assert text_boxes_for(mats, ids, ws) == boxes
+    assert text_boxes_for(photos) == boxes

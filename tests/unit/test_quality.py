@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from tools.core.errors import MediaError, UnsupportedMediaError
-from tools.understand.quality import find_near_duplicates, load_image, measure_quality, phash
+from tools.core.images import load_image
+from tools.understand.quality import find_near_duplicates, measure_quality, phash
 from tools.core.registry import run_tool
 
 sys.path.insert(0, str(Path(__file__).parent))

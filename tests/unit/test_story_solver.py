@@ -13,14 +13,12 @@ from hypothesis import strategies as st
 from tools.core.errors import InfeasibleError
 from tools.core.models import SCRIPT_LABELS
 from tools.core.registry import run_tool
+from tools.story.labels import evaluate_label_model, load_label_stats, predict_labels
 from tools.story.solver import (
     SolveStorylineInput,
     _path_cost,
     _two_opt,
-    evaluate_label_model,
-    load_label_stats,
     order_units,
-    predict_labels,
     select_subsequences,
 )
 

@@ -19,7 +19,7 @@ import pytest
 
 from serving.vllm_server import free_port
 from tools.core.models import NarrationLine, count_words
-from tools.narrate.tts import SynthesizeInput, synthesize_speech, wav_duration_s
+from tools.narrate.tts import SpeechEndpoint, SynthesizeInput, synthesize_speech, wav_duration_s
 
 
 class _SpeechHandler(BaseHTTPRequestHandler):
@@ -65,17 +65,14 @@ def speech_server():
 LINES = [("这款挂耳咖啡香气浓郁，回甘明显，每天早上来一杯。", 1.6), ("Rich aroma and a smooth sweet finish, every single morning.", 2.2)]
 
 
-def _inp(tmp_path: Path) -> SynthesizeInput:
+def _inp(tmp_path: Path, **kw) -> SynthesizeInput:
     lines = [NarrationLine(beat_index=i, label="产品功效", text=t, language="zh" if i == 0 else "en",
                            word_min=1, word_max=max(2, count_words(t, "zh" if i == 0 else "en"))) for i, (t, _) in enumerate(LINES)]
-    return SynthesizeInput(lines=lines, max_durations_s=[m for _, m in LINES], out_dir=str(tmp_path / "voice"))
+    return SynthesizeInput(lines=lines, max_durations_s=[m for _, m in LINES], out_dir=str(tmp_path / "voice"), **kw)
 
 
-def test_endpoint_speaks_every_line_inside_its_shot(speech_server: str, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("ADREEL_TTS", "openai")
-    monkeypatch.setenv("ADREEL_TTS_BASE_URL", speech_server)
-    monkeypatch.setenv("ADREEL_TTS_VOICE", "nova")
-    out = synthesize_speech(_inp(tmp_path))
+def test_endpoint_speaks_every_line_inside_its_shot(speech_server: str, tmp_path: Path) -> None:
+    out = synthesize_speech(_inp(tmp_path, engine="openai", endpoint=SpeechEndpoint(base_url=speech_server, voice="nova")))
     assert out.engine == "openai" and out.fallback_reason is None
     for clip, (_, max_s) in zip(out.clips, LINES):
         assert clip.duration_s <= max_s + 1e-3 and abs(wav_duration_s(Path(clip.path)) - clip.duration_s) < 1e-3
@@ -85,15 +82,13 @@ def test_endpoint_speaks_every_line_inside_its_shot(speech_server: str, tmp_path
 
 
 @pytest.mark.parametrize("status", [None, 500])
-def test_endpoint_down_or_failing_falls_back_to_espeak(speech_server: str, tmp_path: Path, monkeypatch, status) -> None:
-    monkeypatch.setenv("ADREEL_TTS", "openai")
+def test_endpoint_down_or_failing_falls_back_to_espeak(speech_server: str, tmp_path: Path, status) -> None:
     if status is None:
-        monkeypatch.setenv("ADREEL_TTS_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")  # nothing listens there
+        url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     else:
         _SpeechHandler.fail_with = status
-        monkeypatch.setenv("ADREEL_TTS_BASE_URL", speech_server)
-    monkeypatch.setenv("ADREEL_TTS_TIMEOUT_S", "5")
-    out = synthesize_speech(_inp(tmp_path))
+        url = speech_server
+    out = synthesize_speech(_inp(tmp_path, engine="openai", endpoint=SpeechEndpoint(base_url=url, timeout_s=5)))
     assert out.engine == "espeak" and out.fallback_reason and "speech endpoint" in out.fallback_reason
     assert all(c.duration_s <= m + 1e-3 for c, (_, m) in zip(out.clips, LINES))
 
@@ -102,6 +97,15 @@ def test_bad_endpoint_url_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
     from tools.core.errors import ToolInputError
     from tools.narrate.tts import speak_openai
 
-    monkeypatch.setenv("ADREEL_TTS_BASE_URL", "localhost:8880")
     with pytest.raises(ToolInputError, match="must start with http"):
-        speak_openai("hi", tmp_path / "x.wav")
+        speak_openai("hi", tmp_path / "x.wav", endpoint=SpeechEndpoint(base_url="localhost:8880"))
+
+
+def test_engine_comes_from_the_input_not_the_environment(speech_server: str, tmp_path: Path, monkeypatch) -> None:
+    """A tool's output depends only on its input: ADREEL_TTS alone does not switch the engine
+    (agents.deps reads the settings once and puts the engine into the input)."""
+    monkeypatch.setenv("ADREEL_TTS", "openai")
+    monkeypatch.setenv("ADREEL_TTS_BASE_URL", speech_server)
+    _SpeechHandler.requests.clear()
+    out = synthesize_speech(_inp(tmp_path))
+    assert out.engine == "espeak" and out.fallback_reason is None and not _SpeechHandler.requests

@@ -2,11 +2,18 @@
 
     AdReelError
     ├── ToolInputError        the caller (often the planner LLM) can fix it: bad tool input
-    │   └── InfeasibleError   the request cannot be met with this input (budget, duration, constraint)
+    │   ├── InfeasibleError   the request cannot be met with this input (budget, duration, constraint)
+    │   └── ModelReplyError   a model's reply is not what was asked (not JSON, wrong keys, no tool call)
     ├── MediaError            a file cannot be opened, decoded, or is not a supported media type
     │   └── UnsupportedMediaError
-    ├── BackendUnavailable    an optional backend/package/server is missing; names the exact fix
+    ├── BackendUnavailable    an optional backend/package/server is missing or down; names the exact fix
+    │   └── RequestRejected   the server refused the request itself (HTTP 400: schema, tools, content)
+    │       └── ImagesUnsupported  the served model takes no images (text-only model)
     └── InternalError         a bug or a broken invariant inside AdReel
+
+Who falls back on what (one rule, ``tools.core.backends``): a backend that raises
+BackendUnavailable is replaced by the embedded default, with a warning; a ModelReplyError goes
+back to the model as the tool result while retries last, then counts as unavailable.
 
 Third-party errors are translated at the boundary with ``raise ... from e``.
 """
@@ -45,6 +52,12 @@ class InfeasibleError(ToolInputError):
     kind = "infeasible"
 
 
+class ModelReplyError(ToolInputError):
+    """A model's reply is unusable as it stands (not JSON, a key missing, no tool call): ask again."""
+
+    kind = "model_reply"
+
+
 class MediaError(AdReelError):
     """A media file cannot be opened or decoded (corrupt, truncated, empty)."""
 
@@ -61,6 +74,18 @@ class BackendUnavailable(AdReelError):
     """An optional backend (package, model, server) is not available; the hint names the fix."""
 
     kind = "backend"
+
+
+class RequestRejected(BackendUnavailable):
+    """The model server refused the request itself (HTTP 400): its schema, tools or content."""
+
+    kind = "rejected"
+
+
+class ImagesUnsupported(RequestRejected):
+    """The served model takes no images: send text only."""
+
+    kind = "no_images"
 
 
 class InternalError(AdReelError):

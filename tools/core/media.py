@@ -1,14 +1,46 @@
-"""Thin, typed wrappers around ffprobe/ffmpeg. Errors become MediaError with the file name."""
+"""Thin, typed wrappers around ffprobe/ffmpeg, and the media file kinds AdReel accepts.
+Errors become MediaError with the file name."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from tools.core.errors import BackendUnavailable, MediaError
 from tools.core.settings import get_settings
+
+#: File extensions (lower case) read as photos, clips and music.
+IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+VIDEO_EXT = {".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi"}
+AUDIO_EXT = {".mp3", ".wav", ".ogg", ".oga", ".m4a", ".flac", ".aac", ".opus"}
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary: ``ADREEL_FFMPEG`` / the one on PATH, else imageio-ffmpeg's bundled one.
+
+    Raises:
+        BackendUnavailable: neither is present.
+    """
+    exe = shutil.which(get_settings().ffmpeg)
+    if exe:
+        return exe
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception as e:  # pragma: no cover - depends on the machine
+        raise BackendUnavailable(
+            "ffmpeg was not found on PATH and imageio-ffmpeg has no binary",
+            hint="install ffmpeg (apt-get install ffmpeg), `pip install imageio-ffmpeg`, or set ADREEL_FFMPEG",
+        ) from e
+
+
+def ffprobe_exe() -> str | None:
+    """Path of the ffprobe binary (``ADREEL_FFPROBE`` / the one on PATH), or None when there is none."""
+    return shutil.which(get_settings().ffprobe)
 
 
 def _run(cmd: list[str], timeout_s: float, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -41,7 +41,8 @@ SCRIPT_LABELS: tuple[str, ...] = (
 )
 
 
-def _check_label(label: str) -> str:
+def check_label(label: str) -> str:
+    """``label`` when every '+'-joined part is one of the 12 labels; else ValueError (a field validator)."""
     parts = label.split("+")
     bad = [p for p in parts if p not in SCRIPT_LABELS]
     if bad:
@@ -234,7 +235,7 @@ class StoryBeat(Model):
     @field_validator("label")
     @classmethod
     def _label_known(cls, v: str) -> str:
-        return _check_label(v)
+        return check_label(v)
 
 
 class Storyline(Model):
@@ -271,7 +272,7 @@ class NarrationLine(Model):
     @field_validator("label")
     @classmethod
     def _label_known(cls, v: str) -> str:
-        return _check_label(v)
+        return check_label(v)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -295,6 +296,28 @@ def count_words(text: str, language: Language) -> int:
 
 
 # --------------------------------------------------------------------------- render + timeline
+
+
+class Box(Model):
+    """An axis-aligned box in normalised source coordinates (0..1)."""
+
+    x0: float = Field(ge=0, le=1)
+    """Left edge, share of the width."""
+    y0: float = Field(ge=0, le=1)
+    """Top edge, share of the height."""
+    x1: float = Field(ge=0, le=1)
+    """Right edge, share of the width."""
+    y1: float = Field(ge=0, le=1)
+    """Bottom edge, share of the height."""
+
+    def area(self) -> float:
+        return max(0.0, self.x1 - self.x0) * max(0.0, self.y1 - self.y0)
+
+    def overlap(self, o: Box) -> float:
+        """Area of the intersection with ``o``."""
+        return max(0.0, min(self.x1, o.x1) - max(self.x0, o.x0)) * max(0.0, min(self.y1, o.y1) - max(self.y0, o.y0))
+
+
 
 
 class RenderSpec(Model):

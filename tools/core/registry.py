@@ -14,7 +14,7 @@ import inspect
 import json
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -68,7 +68,10 @@ def _short_validation(e: ValidationError) -> str:
 
 
 _REGISTRY: dict[str, Tool] = {}
+_BY_FN: dict[Callable[..., BaseModel], Tool] = {}
 _DISCOVERED = False
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
 
 
 def register(name: str) -> Callable[[Callable[..., BaseModel]], Callable[..., BaseModel]]:
@@ -89,7 +92,7 @@ def register(name: str) -> Callable[[Callable[..., BaseModel]], Callable[..., Ba
             raise InternalError(f"tool {name!r} needs a one-line docstring")
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
             raise InternalError(f"tool name {name!r} registered twice")
-        _REGISTRY[name] = Tool(name, doc[0], in_model, out_model, fn)
+        _REGISTRY[name] = _BY_FN[fn] = Tool(name, doc[0], in_model, out_model, fn)
         return fn
 
     return deco
@@ -104,6 +107,8 @@ TOOL_MODULES: tuple[str, ...] = (
     "tools.understand.ocr",
     "tools.understand.index",
     "tools.understand.cpa",
+    "tools.understand.select",
+    "tools.understand.relevance",
     "tools.story.music",
     "tools.story.storyline",
     "tools.story.solver",
@@ -144,6 +149,16 @@ def get_tool(name: str) -> Tool:
 def run_tool(name: str, payload: BaseModel | dict[str, Any] | str) -> BaseModel:
     """Validate, run and return the output model of tool ``name``."""
     return get_tool(name)(payload)
+
+
+def call(fn: Callable[[In], Out], payload: In | dict[str, Any] | str) -> Out:
+    """Run registered tool ``fn`` through the registry (its input validated, its output checked),
+    typed: ``call(ingest_materials, {...})`` returns an ``IngestOutput``. The planner graph's nodes
+    call tools this way."""
+    tool = _BY_FN.get(fn)
+    if tool is None:
+        raise InternalError(f"{getattr(fn, '__name__', fn)!r} is not a registered tool")
+    return tool(payload)  # type: ignore[return-value]  # Tool.__call__ checked it is an instance of the output model
 
 
 def describe(name: str | None = None) -> list[dict[str, Any]]:

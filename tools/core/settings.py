@@ -1,6 +1,7 @@
 """One settings object. Every field has a default and a description; ``ADREEL_*`` environment
-variables override (``ADREEL_WORKSPACE=/data/adreel``). ``build_deps`` style wiring lives in
-app.py: tools receive what they need in their input models, never from globals.
+variables override (``ADREEL_WORKSPACE=/data/adreel``). The backends are chosen from these
+settings once, by ``agents.deps.build_deps``; tools receive what they need in their input
+models, never from the environment (binary paths and secrets excepted).
 """
 
 from __future__ import annotations
@@ -54,8 +55,12 @@ class Settings(BaseSettings):
     """Served model name (empty: ask the server)."""
     vllm_timeout_s: float = 60.0
     """Per-request timeout against the model server."""
-    encoder: Literal["classic", "open_clip"] = "classic"
-    """Image/text encoder for retrieval."""
+    encoder: Literal["classic", "open_clip", "chinese_clip"] = "classic"
+    """Image/text encoder for retrieval (open_clip / chinese_clip need ``pip install -e ".[clip]"``)."""
+    encoder_model: str | None = None
+    """open_clip architecture or config JSON, or the Chinese-CLIP model folder (``encoder`` ≠ classic)."""
+    encoder_checkpoint: str | None = None
+    """Local open_clip weights file (nothing is downloaded)."""
     planner: Literal["rules", "llm"] = "rules"
     """Planner backend."""
     tts: Literal["espeak", "openai"] = "espeak"

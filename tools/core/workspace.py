@@ -27,10 +27,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
 from tools.core.errors import InternalError, ToolInputError
+from tools.core.models import Job
 
 _JOB_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
 _PRODUCT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -149,3 +151,27 @@ class Workspace:
     def list_jobs(self) -> list[str]:
         d = self.root / "jobs"
         return sorted(p.name for p in d.iterdir() if _JOB_ID.match(p.name)) if d.is_dir() else []
+
+    # ---- job records (job.json: status, steps, warnings, artifacts; kept in step with the planner state)
+    def load_job(self, job_id: str) -> Job:
+        """The job record of ``job_id``."""
+        return Job.model_validate_json((self.job_dir(job_id, create=False) / "job.json").read_text(encoding="utf-8"))
+
+    def save_job(self, job: Job) -> None:
+        """Write the job record atomically."""
+        atomic_write_model(self.job_dir(job.id) / "job.json", job)
+
+    def update_job(self, job_id: str, *, step: str | None = None, warning: str | None = None,
+                   timing: tuple[str, float] | None = None, **fields: Any) -> Job:
+        """Record a finished step, a warning, a step's time, or new field values in job.json."""
+        job = self.load_job(job_id)
+        if step:
+            job.steps_done.append(step)
+        if warning and warning not in job.warnings:
+            job.warnings.append(warning)
+        if timing:
+            job.step_times_s[timing[0]] = round(timing[1], 3)
+        for k, v in fields.items():
+            setattr(job, k, v)
+        self.save_job(job)
+        return job

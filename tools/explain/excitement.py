@@ -5,7 +5,8 @@ classes of AdReel (excited, fearful, neutral, relaxed, sad, tense). Two models s
 
 * :class:`ArousalExcitement` — the embedded default. It needs no training data: it *is* AdReel's
   own arousal-based excitement score (the arousal proxy of :mod:`tools.understand.video_features`, pooled over
-  frames with a soft maximum), and its emotion comes from prototypes in the valence/arousal plane.
+  frames with a soft maximum), and its emotion is the class of its (valence, arousal) point on
+  the EaMD plane (:func:`tools.core.emotion.va_class_probs`, the soft form of the one mapping).
   Explaining it tells a user which part of the video drives AdReel's excitement score.
 * :class:`ExcitementLSTM` — per-frame features → LSTM → exciting logit + six emotion logits,
   trained with :func:`train_excitement_classifier` / :func:`train_excitement_cli`.
@@ -28,27 +29,15 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, get_args
+from typing import Protocol
 
 import numpy as np
 from pydantic import Field
 
+from tools.core.emotion import EMOTIONS, va_class_probs
 from tools.core.errors import InfeasibleError, ToolInputError
 from tools.core.models import EmotionClass, Model
 from tools.core.registry import register
-
-EMOTIONS: tuple[str, ...] = get_args(EmotionClass)
-
-#: Valence/arousal prototypes of the six classes (EaMD emotion plane, montage §3.2); hand-placed.
-_VA_PROTOTYPES = {
-    "excited": (0.80, 0.80),
-    "tense": (0.40, 0.80),
-    "fearful": (0.15, 0.65),
-    "neutral": (0.50, 0.45),
-    "relaxed": (0.75, 0.20),
-    "sad": (0.20, 0.20),
-}
-
 
 # --------------------------------------------------------------------------- classifiers
 
@@ -97,10 +86,8 @@ class ArousalExcitement:
         warm = float((hue[0] + hue[1] + hue[7]) / (hue.sum() + 1e-6))  # reds, oranges, magentas
         valence = float(np.clip(0.4 * column(rows, "brightness").mean() + 0.3 * min(1.0, 2 * column(rows, "saturation").mean())
                                 + 0.3 * warm, 0, 1))
-        d2 = np.array([(valence - v) ** 2 + (arousal - a) ** 2 for v, a in (_VA_PROTOTYPES[e] for e in EMOTIONS)])
-        logits = -d2 / 0.02
-        p = np.exp(logits - logits.max())
-        return p / p.sum()
+        probs = va_class_probs(valence, arousal)
+        return np.array([probs[e] for e in EMOTIONS])
 
 
 def _feature_names() -> tuple[str, ...]:
@@ -168,15 +155,11 @@ class ExcitementLSTM:
 
 def load_excitement_model(path: str | Path) -> ExcitementLSTM:
     """Load a classifier saved by :func:`train_excitement_cli`."""
-    import torch
+    from tools.explain.gevaden import load_checkpoint
 
     p = Path(path)
-    if not p.is_file():
-        raise ToolInputError(f"excitement model not found: {str(path)!r}",
-                             hint="train one with `train_excitement_cli` or leave model_path empty for the default")
-    ck = torch.load(str(p), map_location="cpu", weights_only=True)
-    if not isinstance(ck, dict) or ck.get("kind") != "excitement-lstm":
-        raise ToolInputError(f"{str(path)!r} is not an excitement classifier checkpoint")
+    ck = load_checkpoint(p, "excitement-lstm", "excitement model",
+                         hint="train one with `train_excitement_cli` or leave model_path empty for the default")
     net = _build_lstm(ck["n_features"], ck["hidden"])
     net.load_state_dict(ck["state_dict"])
     return ExcitementLSTM(net, ck["n_features"], ck["hidden"], name=f"lstm:{p.name}")
@@ -260,16 +243,9 @@ def train_excitement_cli(annotations: str, out: str, epochs: int = 60, seed: int
 
 
 def _load_json(path: str) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise ToolInputError(f"annotation file not found: {path!r}")
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ToolInputError(f"annotation file {path!r} is not valid JSON: {e}") from e
-    if not isinstance(data, dict) or not data:
-        raise ToolInputError(f"annotation file {path!r} must be a non-empty JSON object keyed by video path")
-    return data
+    from tools.explain.gevaden import load_annotations
+
+    return load_annotations(path, "video path → annotation")
 
 
 def _resolve(video: str, annotations: str) -> str:

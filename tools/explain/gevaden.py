@@ -117,17 +117,38 @@ class GevadenModel:
         torch.save({"kind": "gevaden", "config": asdict(self.cfg), "state_dict": self.net.state_dict()}, str(path))
 
 
-def load_gevaden(path: str | Path) -> GevadenModel:
-    """Load a checkpoint written by :func:`train_gevaden` / :func:`train_gevaden_cli`."""
+def load_annotations(path: str | Path, shape: str, hint: str | None = None) -> dict:
+    """A training annotation file: a non-empty JSON object keyed by video path (``shape`` says what
+    each value is). A missing file, bad JSON or another shape is a ToolInputError."""
+    p = Path(path)
+    if not p.is_file():
+        raise ToolInputError(f"annotation file not found: {str(path)!r}")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ToolInputError(f"annotation file {str(path)!r} is not valid JSON: {e}") from e
+    if not isinstance(data, dict) or not data:
+        raise ToolInputError(f"annotation file {str(path)!r} must be a non-empty JSON object: {shape}", hint=hint)
+    return data
+
+
+def load_checkpoint(path: str | Path, kind: str, what: str, hint: str) -> dict:
+    """A checkpoint AdReel saved (a dict whose ``kind`` names the model), loaded on the CPU with
+    ``weights_only`` (no code runs). A missing file or another kind is a ToolInputError."""
     import torch
 
     p = Path(path)
     if not p.is_file():
-        raise ToolInputError(f"GEVADEN model not found: {str(path)!r}",
-                             hint="train one with `train_gevaden_cli` or use scorer='heuristic'")
+        raise ToolInputError(f"{what} not found: {str(path)!r}", hint=hint)
     ck = torch.load(str(p), map_location="cpu", weights_only=True)
-    if not isinstance(ck, dict) or ck.get("kind") != "gevaden":
-        raise ToolInputError(f"{str(path)!r} is not a GEVADEN checkpoint")
+    if not isinstance(ck, dict) or ck.get("kind") != kind:
+        raise ToolInputError(f"{str(path)!r} is not an AdReel {what} checkpoint", hint=hint)
+    return ck
+
+
+def load_gevaden(path: str | Path) -> GevadenModel:
+    """Load a checkpoint written by :func:`train_gevaden` / :func:`train_gevaden_cli`."""
+    ck = load_checkpoint(path, "gevaden", "GEVADEN model", hint="train one with `train_gevaden_cli` or use scorer='heuristic'")
     cfg = GevadenConfig(**ck["config"])
     net = _build(cfg)
     net.load_state_dict(ck["state_dict"])
@@ -257,15 +278,8 @@ def train_gevaden_cli(annotations: str, out: str, epochs: int = 200, seed: int =
     from tools.understand.video_features import per_second_features
 
     p = Path(annotations)
-    if not p.is_file():
-        raise ToolInputError(f"annotation file not found: {annotations!r}")
-    try:
-        ann = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ToolInputError(f"annotation file {annotations!r} is not valid JSON: {e}") from e
-    if not isinstance(ann, dict) or not ann:
-        raise ToolInputError("annotations must be a JSON object: video path → list of [s1, s2, s3] start seconds",
-                             hint='e.g. {"clip.mp4": [[3, 10, 7], [4, 12, 15]]}')
+    ann = load_annotations(annotations, "video path → list of [s1, s2, s3] start seconds",
+                           hint='e.g. {"clip.mp4": [[3, 10, 7], [4, 12, 15]]}')
     videos, trips = [], []
     for video, ts in ann.items():
         vp = Path(video) if Path(video).is_absolute() else p.parent / video

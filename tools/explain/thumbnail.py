@@ -199,7 +199,7 @@ def write_gif(video: str, starts_s: list[float], shot_s: float, out_path: Path, 
     Returns (size_bytes, fps, colours, width_px) of the version kept.
     Raises InfeasibleError if even the smallest rung of the ladder exceeds the budget.
     """
-    from tools.understand.video_features import _ffmpeg_exe
+    from tools.core.media import ffmpeg_exe
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".part.gif")
@@ -212,7 +212,7 @@ def write_gif(video: str, starts_s: list[float], shot_s: float, out_path: Path, 
             guess = size0 * (fps / fps0) * (w / w0) ** 2 * (np.log2(colours) / np.log2(col0))
             if guess > 1.6 * budget_bytes:
                 continue
-        cmd = [_ffmpeg_exe(), "-v", "error", "-nostdin", "-y"]
+        cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-y"]
         for s in starts_s:
             cmd += ["-ss", f"{s:.3f}", "-t", f"{shot_s:.3f}", "-i", video]
         chains = "".join(f"[{i}:v]fps={fps},scale={w}:-2:flags=lanczos,setsar=1[v{i}];" for i in range(len(starts_s)))

@@ -24,8 +24,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from tools.core.errors import ToolInputError
-from tools.story.esync import EsyncVideo, load_esync
 from tools.core.models import count_words
+from tools.story.esync import EsyncVideo, load_esync
 
 
 def name_fill(name: str, word_min: int, word_max: int, language: str = "zh") -> str:
@@ -72,8 +72,9 @@ def narrate_bench(esync_path: str, out_path: str, labels: str = "given", seed: i
     ``labels``: "given" uses the file's script labels as the storyline; "predicted" lets the
     narrator predict them (label accuracy is then reported).
     """
-    from tools.narrate.narrator import EmbeddedNarrator, NarrationBeat, default_corpus
+    from tools.narrate.corpus import default_corpus
     from tools.narrate.metrics import LexicalEncoder, label_accuracy, score_corpus
+    from tools.narrate.narrator import EmbeddedNarrator, NarrationBeat
 
     if labels not in ("given", "predicted"):
         raise ToolInputError(f"labels must be 'given' or 'predicted', got {labels!r}")
@@ -82,7 +83,7 @@ def narrate_bench(esync_path: str, out_path: str, labels: str = "given", seed: i
         raise ToolInputError(f"{esync_path!r} holds no videos")
     lang = videos[0].product.language
     narrator = EmbeddedNarrator(default_corpus(lang))
-    narrator._product_sim(videos[0].product)  # warm the product index outside the timing
+    narrator.product_sim(videos[0].product)  # warm the product index outside the timing
 
     preds: dict[str, list[dict[str, str]]] = {}
     stories: list[list[str]] = []

@@ -5,10 +5,12 @@ the base rate; if its measured audio would not end inside its shot, it is spoken
 proportionally higher rate, and if espeak's rate ceiling is reached, time-compressed with
 ffmpeg ``atempo`` (pitch-preserving). The returned durations are measured from the audio.
 
-Optional engine (``ADREEL_TTS=openai``): any OpenAI-compatible speech endpoint
-(``POST {ADREEL_TTS_BASE_URL}/audio/speech``, e.g. a self-hosted Kokoro/CosyVoice server), asked
-for WAV; the rate is fitted with the request's ``speed`` (0.25–4), then ``atempo``. When the
-endpoint is down or fails, every line is spoken by espeak-ng instead and the output says so.
+Optional engine (``engine="openai"``, chosen once from ``ADREEL_TTS`` by ``agents.deps``): any
+OpenAI-compatible speech endpoint (``POST {endpoint.base_url}/audio/speech``, e.g. a self-hosted
+Kokoro/CosyVoice server), asked for WAV; the rate is fitted with the request's ``speed`` (0.25–4),
+then ``atempo``. When the endpoint is down or fails, every line is spoken by espeak-ng instead
+and the output says so (the fallback rule of ``tools.core.backends``). The endpoint's bearer
+token comes from the environment only (``ADREEL_TTS_API_KEY``), never from a tool input.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from tools.core.backends import default_backend, with_fallback
 from tools.core.errors import AdReelError, BackendUnavailable, InternalError, ToolInputError
 from tools.core.media import run_ffmpeg
 from tools.core.models import Language, Model, NarrationLine
@@ -30,8 +33,6 @@ VOICES: dict[str, str] = {"zh": "cmn", "en": "en-us"}
 BASE_WPM: dict[str, int] = {"zh": 230, "en": 165}
 #: espeak-ng stays intelligible up to about this rate; beyond it we time-stretch instead.
 MAX_WPM = 420
-#: Silence kept between the end of a line and the end of its shot.
-TAIL_S = 0.15
 
 
 def wav_duration_s(path: Path) -> float:
@@ -55,22 +56,35 @@ def speak(text: str, language: Language, out_wav: Path, wpm: int) -> float:
     return wav_duration_s(out_wav)
 
 
-def speak_openai(text: str, out_wav: Path, speed: float = 1.0, settings: object | None = None) -> float:
+class SpeechEndpoint(Model):
+    """An OpenAI-compatible speech endpoint (``POST {base_url}/audio/speech``)."""
+
+    base_url: str = "http://127.0.0.1:8880/v1"
+    """Base URL, http:// or https://."""
+    model: str = "tts-1"
+    """Speech model name sent to the endpoint."""
+    voice: str = "alloy"
+    """Voice name sent to the endpoint."""
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
+    """Per-line request timeout."""
+
+
+def speak_openai(text: str, out_wav: Path, speed: float = 1.0, endpoint: SpeechEndpoint | None = None) -> float:
     """Speak ``text`` through the OpenAI-compatible speech endpoint into ``out_wav`` (WAV, any
     sample rate); returns the measured duration. Raises BackendUnavailable when the endpoint is
     unreachable or fails."""
     import openai
     from openai import OpenAI
 
-    s = settings or get_settings()
-    base = str(s.tts_base_url).rstrip("/")  # type: ignore[attr-defined]
+    ep = endpoint or SpeechEndpoint()
+    base = ep.base_url.rstrip("/")
     if not base.startswith(("http://", "https://")):
         raise ToolInputError(f"speech endpoint URL must start with http:// or https://, got {base!r}",
                              hint="set ADREEL_TTS_BASE_URL=http://HOST:PORT/v1")
-    client = OpenAI(base_url=base, api_key=s.tts_api_key or "EMPTY", timeout=float(s.tts_timeout_s), max_retries=1)  # type: ignore[attr-defined]
+    client = OpenAI(base_url=base, api_key=get_settings().tts_api_key or "EMPTY", timeout=ep.timeout_s, max_retries=1)
     hint = "start the speech server, fix ADREEL_TTS_BASE_URL, or unset ADREEL_TTS to use espeak-ng"
     try:
-        resp = client.audio.speech.create(model=s.tts_model, voice=s.tts_voice, input=text,  # type: ignore[attr-defined]
+        resp = client.audio.speech.create(model=ep.model, voice=ep.voice, input=text,
                                           response_format="wav", speed=round(min(4.0, max(0.25, speed)), 3))
         data = resp.content
     except openai.APIStatusError as e:
@@ -91,14 +105,15 @@ def speak_openai(text: str, out_wav: Path, speed: float = 1.0, settings: object 
     return wav_duration_s(out_wav)
 
 
-def speak_fitted(text: str, language: Language, out_wav: Path, max_s: float, engine: str = "espeak") -> tuple[float, int, float]:
+def speak_fitted(text: str, language: Language, out_wav: Path, max_s: float, engine: str = "espeak",
+                 endpoint: SpeechEndpoint | None = None) -> tuple[float, int, float]:
     """Speak so the audio lasts at most ``max_s``; returns (duration_s, wpm or speed×100, atempo factor)."""
     if engine == "openai":
         speed = 1.0
-        d = speak_openai(text, out_wav, speed)
+        d = speak_openai(text, out_wav, speed, endpoint)
         if d > max_s:
             speed = min(4.0, d / max_s * 1.02)
-            d = speak_openai(text, out_wav, speed)
+            d = speak_openai(text, out_wav, speed, endpoint)
         wpm = round(speed * 100)
     else:
         wpm = BASE_WPM[language]
@@ -148,8 +163,10 @@ class SynthesizeInput(Model):
     """Longest each line may last (its shot minus a short tail)."""
     out_dir: str
     """Folder for the WAV files."""
-    engine: Literal["espeak", "openai"] | None = None
-    """TTS engine; None = the ``ADREEL_TTS`` setting."""
+    engine: Literal["espeak", "openai"] = "espeak"
+    """Speech engine (``agents.deps`` picks it from ``ADREEL_TTS``)."""
+    endpoint: SpeechEndpoint | None = None
+    """The speech endpoint for ``engine="openai"`` (None: its defaults)."""
 
 
 class SynthesizeOutput(Model):
@@ -160,7 +177,7 @@ class SynthesizeOutput(Model):
     engine: str = "espeak"
     """Engine that spoke the lines."""
     fallback_reason: str | None = None
-    """Why the speech endpoint was not used (espeak-ng spoke the lines instead)."""
+    """Why the chosen engine was not used, and who spoke the lines instead."""
 
 
 @register("synthesize_speech")
@@ -169,19 +186,14 @@ def synthesize_speech(inp: SynthesizeInput) -> SynthesizeOutput:
     if len(inp.max_durations_s) != len(inp.lines):
         raise ToolInputError(f"{len(inp.lines)} lines but {len(inp.max_durations_s)} durations", hint="give one max duration per line")
     out = Path(inp.out_dir)
-    engine = inp.engine or get_settings().tts
 
-    def run(eng: str) -> list[SpeechClip]:
+    def run(eng: str) -> SynthesizeOutput:
         clips = []
         for line, max_s in zip(inp.lines, inp.max_durations_s):
             wav = out / f"line_{line.beat_index:03d}.wav"
-            d, wpm, tempo = speak_fitted(line.text, line.language, wav, max_s, eng)
+            d, wpm, tempo = speak_fitted(line.text, line.language, wav, max_s, eng, inp.endpoint)
             clips.append(SpeechClip(beat_index=line.beat_index, path=str(wav), duration_s=round(d, 4), wpm=wpm, tempo=round(tempo, 4)))
-        return clips
+        return SynthesizeOutput(clips=clips, engine=eng)
 
-    if engine == "openai":
-        try:
-            return SynthesizeOutput(clips=run("openai"), engine="openai")
-        except BackendUnavailable as e:  # the video still gets a voice; the caller reports why
-            return SynthesizeOutput(clips=run("espeak"), engine="espeak", fallback_reason=e.message)
-    return SynthesizeOutput(clips=run("espeak"))
+    res, note = with_fallback("speech", inp.engine, lambda: run(inp.engine), lambda: run(default_backend("speech")))
+    return res.model_copy(update={"fallback_reason": note}) if note else res

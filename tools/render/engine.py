@@ -48,14 +48,15 @@ from pathlib import Path
 from pydantic import Field
 
 from tools.core.errors import InternalError, MediaError, ToolInputError
+from tools.core.images import colourfulness, read_frame, saliency_map
 from tools.core.media import display_size, ffprobe, run_ffmpeg
-from tools.core.models import Model, RenderSpec, Timeline, VideoClip
-from tools.render.reframe import Box, ReframeOutput
+from tools.core.models import Box, Model, RenderSpec, Timeline, VideoClip
 from tools.core.registry import register
-from tools.render.cache import SegmentCache, SegmentJob, content_id, key_of, meta_get, meta_put
 from tools.core.settings import get_settings
-from tools.render.subtitles import PLACEMENTS, shift_cues, subtitle_band, to_ass, to_srt
 from tools.core.workspace import Workspace, atomic_write_model, atomic_write_text
+from tools.render.cache import SegmentCache, SegmentJob, content_id, key_of, meta_get, meta_put
+from tools.render.reframe import ReframeOutput
+from tools.render.subtitles import PLACEMENTS, shift_cues, subtitle_band, to_ass, to_srt
 
 #: Photos are framed this much larger than the output so motion never shows an edge.
 MOTION_HEADROOM = 1.15
@@ -193,7 +194,7 @@ def _probe_source(path: Path, cid: str, cache_root: Path | None = None) -> tuple
 
 def _reframe(path: Path, cid: str, is_still: bool, at_s: float, aspect: float, boxes: list[Box],
              cache_root: Path | None = None) -> ReframeOutput:
-    from tools.render.reframe import decide, saliency_map
+    from tools.render.reframe import decide
 
     key = (cid, round(at_s, 2), round(aspect, 4), tuple(b.model_dump_json() for b in boxes))
     if key in _REFRAME_MEMO:
@@ -203,17 +204,7 @@ def _reframe(path: Path, cid: str, is_still: bool, at_s: float, aspect: float, b
     if isinstance(hit, dict):
         _REFRAME_MEMO[key] = ReframeOutput.model_validate(hit)
         return _REFRAME_MEMO[key]
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_REDUCED_COLOR_4) if is_still else None
-    if img is None:
-        cap = cv2.VideoCapture(str(path))
-        cap.set(cv2.CAP_PROP_POS_MSEC, at_s * 1000)
-        ok, img = cap.read()
-        cap.release()
-        if not ok or img is None:
-            raise MediaError(f"cannot decode a frame of {path.name!r} at {at_s:.2f} s", hint="re-export the file (H.264 MP4 or JPEG/PNG)")
-    rgb = img[:, :, ::-1]
+    rgb = read_frame(path, at_s, reduce=4 if is_still else 1)
     h, w = rgb.shape[:2]
     out = decide(saliency_map(rgb), w / h, aspect, boxes, PAD_ASPECT_RATIO)
     _REFRAME_MEMO[key] = out
@@ -577,8 +568,9 @@ def _loudnorm_filter(meas: dict[str, float] | None) -> str:
 def _cover_score(jpg: Path, free: bool, still: bool) -> float:
     """Sharpness × colourfulness of a cover candidate, subtitle-free frames and photos preferred.
 
-    Sharpness: mean absolute Laplacian; colourfulness: Hasler & Süsstrunk's opponent-colour
-    statistic; dark frames are penalised. Computed on a quarter-size decode.
+    Sharpness: mean absolute Laplacian; colourfulness: Hasler & Süsstrunk's M
+    (:func:`tools.core.images.colourfulness`); dark frames are penalised. Computed on a
+    quarter-size decode.
     """
     import cv2
     import numpy as np
@@ -586,11 +578,10 @@ def _cover_score(jpg: Path, free: bool, still: bool) -> float:
     bgr = cv2.imread(str(jpg), cv2.IMREAD_REDUCED_COLOR_4)
     if bgr is None:
         return -1e9
-    img = bgr[..., ::-1].astype(np.float32)
-    g = img.mean(axis=2)
+    rgb = bgr[..., ::-1]
+    g = rgb.astype(np.float32).mean(axis=2)
     lap = float(np.abs(cv2.Laplacian(g, cv2.CV_32F)).mean())
-    rg, yb = img[..., 0] - img[..., 1], 0.5 * (img[..., 0] + img[..., 1]) - img[..., 2]
-    colour = math.hypot(float(rg.std()), float(yb.std())) + 0.3 * math.hypot(float(rg.mean()), float(yb.mean()))
+    colour = colourfulness(rgb)
     dark = max(0.0, 40 - float(g.mean())) / 40
     return math.log1p(lap) + colour / 40 + 0.3 * free + 0.2 * still - dark
 

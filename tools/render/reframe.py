@@ -1,12 +1,13 @@
 """Saliency- and OCR-aware reframing: where to crop a still or a clip frame for a target aspect.
 
 Survey §5.2 (still image animation) and §7.3.3 (visual effects that zoom into the product) ask
-for motion and framing that follow the product. Without a detector we use bottom-up saliency:
-the spectral residual of Hou & Zhang (CVPR 2007) on a small grey copy, mixed with a colour-
-contrast term (distance from the mean Lab colour, which catches a product on a white packshot
-background). Printed text boxes (from OCR, passed in as data) are treated as things a crop must
-not cut: a window that would slice through a text box is moved or, if no window can hold it,
-the shot is padded over a blurred copy of itself instead of cropped.
+for motion and framing that follow the product. Without a detector we use bottom-up saliency
+(:func:`tools.core.images.saliency_map`): the spectral residual of Hou & Zhang (CVPR 2007) on a
+small grey copy, mixed with a colour-contrast term (distance from the median Lab colour, which
+catches a product on a white packshot background). Printed text boxes (from OCR, passed in as
+data) are treated as things a crop must not cut: a window that would slice through a text box
+is moved or, if no window can hold it, the shot is padded over a blurred copy of itself instead
+of cropped.
 
 Everything here works in *normalised* source coordinates (0..1 of width and height), so the
 result is independent of the resolution the renderer later decodes at.
@@ -14,39 +15,15 @@ result is independent of the resolution the renderer later decodes at.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from pydantic import Field
 
-from tools.core.errors import MediaError, ToolInputError
-from tools.core.models import Model
+from tools.core.images import read_frame, saliency_map
+from tools.core.models import Box, Model
 from tools.core.registry import register
 
-#: Side of the working copy saliency is computed on.
-SALIENCY_SIDE_PX = 128
 #: A crop must keep at least this share of the saliency mass, else the frame is padded instead.
 MIN_KEPT_SALIENCY = 0.88
-
-
-class Box(Model):
-    """An axis-aligned box in normalised source coordinates (0..1)."""
-
-    x0: float = Field(ge=0, le=1)
-    """Left edge, share of the width."""
-    y0: float = Field(ge=0, le=1)
-    """Top edge, share of the height."""
-    x1: float = Field(ge=0, le=1)
-    """Right edge, share of the width."""
-    y1: float = Field(ge=0, le=1)
-    """Bottom edge, share of the height."""
-
-    def area(self) -> float:
-        return max(0.0, self.x1 - self.x0) * max(0.0, self.y1 - self.y0)
-
-    def overlap(self, o: Box) -> float:
-        """Area of the intersection with ``o``."""
-        return max(0.0, min(self.x1, o.x1) - max(self.x0, o.x0)) * max(0.0, min(self.y1, o.y1) - max(self.y0, o.y0))
 
 
 class ReframeInput(Model):
@@ -77,54 +54,6 @@ class ReframeOutput(Model):
     """Saliency centroid, share of the height."""
     kept_saliency: float
     """Share of the saliency mass inside the crop window."""
-
-
-def _load_rgb(path: Path, at_s: float) -> np.ndarray:
-    import cv2
-
-    if not path.is_file():
-        raise ToolInputError(f"reframe: {str(path)!r} does not exist", hint="pass the path of an image or a video file")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:  # a video (or an unreadable file): grab one frame
-        cap = cv2.VideoCapture(str(path))
-        cap.set(cv2.CAP_PROP_POS_MSEC, at_s * 1000)
-        ok, img = cap.read()
-        cap.release()
-        if not ok or img is None:
-            raise MediaError(f"reframe: cannot decode {path.name!r}", hint="the file may be corrupt; re-export it as JPEG/PNG or H.264 MP4")
-    return img[:, :, ::-1]
-
-
-def saliency_map(rgb: np.ndarray) -> np.ndarray:
-    """Saliency in [0, 1] at SALIENCY_SIDE_PX on the long side (same aspect as ``rgb``).
-
-    Spectral residual (Hou & Zhang 2007) of the grey image plus a colour-contrast term: distance
-    of each pixel's Lab colour from the image's median colour (the background on packshots).
-    """
-    import cv2
-
-    h, w = rgb.shape[:2]
-    s = SALIENCY_SIDE_PX / max(h, w)
-    small = cv2.resize(rgb, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
-    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    f = np.fft.fft2(grey)
-    log_amp = np.log(np.abs(f) + 1e-8)
-    residual = log_amp - cv2.blur(log_amp, (3, 3))
-    sr = np.abs(np.fft.ifft2(np.exp(residual + 1j * np.angle(f)))) ** 2
-    sr = cv2.GaussianBlur(sr.astype(np.float32), (0, 0), 2.5)
-    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
-    ref = np.median(lab.reshape(-1, 3), axis=0)
-    cc = np.linalg.norm(lab - ref, axis=2)
-    cc = cv2.GaussianBlur(cc, (0, 0), 2.0)
-
-    def norm(a: np.ndarray) -> np.ndarray:
-        lo, hi = float(np.percentile(a, 2)), float(a.max())
-        return np.clip((a - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(a)
-
-    sal = 0.5 * norm(sr) + 0.5 * norm(cc)
-    # keep what stands out: the spectral residual leaves a broad floor on flat backgrounds
-    sal = np.clip(sal - float(sal.mean()), 0, None)
-    return (sal / sal.max() if sal.max() > 0 else sal).astype(np.float32)
 
 
 def decide(sal: np.ndarray, src_aspect: float, target_aspect: float, text_boxes: list[Box] | None = None,
@@ -182,5 +111,5 @@ def reframe_image(rgb: np.ndarray, target_aspect: float, text_boxes: list[Box] |
 @register("reframe_shot")
 def reframe_shot(inp: ReframeInput) -> ReframeOutput:
     """Decide a saliency- and text-aware crop window (or blurred pad) of a still or clip frame for an aspect."""
-    rgb = _load_rgb(Path(inp.path), inp.at_s)
+    rgb = read_frame(inp.path, inp.at_s)
     return reframe_image(rgb, inp.target_aspect, inp.text_boxes, inp.pad_threshold)

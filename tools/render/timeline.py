@@ -11,8 +11,19 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from tools.core.models import (DEFAULT_MUSIC_GAIN_DB, Language, Material, Model, MusicClip, NarrationLine, RenderSpec, Storyline,
-                               Timeline, VideoClip, VoiceClip)
+from tools.core.models import (
+    DEFAULT_MUSIC_GAIN_DB,
+    Language,
+    Material,
+    Model,
+    MusicClip,
+    NarrationLine,
+    RenderSpec,
+    Storyline,
+    Timeline,
+    VideoClip,
+    VoiceClip,
+)
 from tools.core.registry import register
 from tools.render.subtitles import cues_for_line
 

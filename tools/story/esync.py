@@ -23,10 +23,10 @@ import json
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from tools.core.errors import ToolInputError
-from tools.core.models import SCRIPT_LABELS, AspectPoints, ProductInfo
+from tools.core.models import SCRIPT_LABELS, AspectPoints, Model, ProductInfo
 
 _CLIP_RE = re.compile(r"^镜头(\d+)/(\d+)[：:]\s*$")
 _RANGE_RE = re.compile(r"^字数要求[：:]\s*(\d+)\s*-\s*(\d+)\s*个字\s*$")
@@ -34,10 +34,8 @@ _LABEL_RE = re.compile(r"^剧本类型[：:]\s*(.+?)\s*$")
 _POINT_SPLIT = re.compile(r"[、]")
 
 
-class EsyncClip(BaseModel):
+class EsyncClip(Model):
     """One clip of an E-SyncVidStory video."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     index: int = Field(ge=0)
     """0-based clip position."""
@@ -63,10 +61,8 @@ class EsyncClip(BaseModel):
         return 0.0 if self.n_clips <= 1 else self.index / (self.n_clips - 1)
 
 
-class EsyncVideo(BaseModel):
+class EsyncVideo(Model):
     """One E-SyncVidStory video: product facts plus clips."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     id: str
     """Video id."""

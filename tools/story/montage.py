@@ -17,14 +17,16 @@ hundreds of random instances (tests/unit/test_montage.py).
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from functools import reduce
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from tools.core.errors import InfeasibleError, ToolInputError
+from tools.core.images import colourfulness
+from tools.core.models import Model
 from tools.core.registry import register
 
 _NEG = -np.inf
@@ -36,11 +38,7 @@ _SOFT_BITS_BUDGET = 64 * 1024 * 1024
 _SOFT_MAX_CAPACITY = 1200
 
 
-class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-
-class MontageShotIn(_M):
+class MontageShotIn(Model):
     """A candidate shot, given in chronological order."""
 
     id: str = Field(min_length=1)
@@ -53,7 +51,7 @@ class MontageShotIn(_M):
     """Emotion score S_i^{(i,m)} between the shot and the music (montage §3.2), e.g. a cosine in [-1, 1]."""
 
 
-class SolveMontageInput(_M):
+class SolveMontageInput(Model):
     """Input of ``solve_montage``."""
 
     shots: list[MontageShotIn] = Field(min_length=1)
@@ -72,7 +70,7 @@ class SolveMontageInput(_M):
     largest scale that fits the memory budget."""
 
 
-class BarAssignment(_M):
+class BarAssignment(Model):
     """φ(b_k): the shot playing in bar k."""
 
     bar: int = Field(ge=0)
@@ -81,7 +79,7 @@ class BarAssignment(_M):
     """Shot id."""
 
 
-class MontageSegment(_M):
+class MontageSegment(Model):
     """A picked shot placed on the bar grid."""
 
     id: str
@@ -96,7 +94,7 @@ class MontageSegment(_M):
     """Weighted emotion score p_i = score + mean score of its scene."""
 
 
-class SolveMontageOutput(_M):
+class SolveMontageOutput(Model):
     """Output of ``solve_montage``."""
 
     selected: list[str]
@@ -453,14 +451,18 @@ def solve_montage(inp: SolveMontageInput) -> SolveMontageOutput:
 # --------------------------------------------------------------------------- end to end (python app.py montage)
 
 
-def detect_shots(video_path: str, detector: Literal["content", "histogram"] = "content") -> tuple[list[tuple[float, float]], float]:
-    """Shot boundaries with PySceneDetect. ``content`` (ContentDetector, default threshold) found
-    exactly the ground-truth cuts of both ../shared/media/video/*.cuts.json files (montage_gt:
-    75/175/275/375, bikes: 30/76/137/187/242), where HistogramDetector at its default missed two;
-    ``histogram`` (threshold 0.03) suits flat synthetic colour cuts (PLATFORM.md).
+def detect_shots(video_path: str, detector: Literal["adaptive", "content", "histogram"] = "content",
+                 threshold: float | None = None) -> tuple[list[tuple[float, float]], float]:
+    """Shot boundaries with PySceneDetect, configured by :func:`tools.understand.shots.make_detector`
+    (the one detector configuration: thresholds and the shortest shot, ``DEFAULT_MIN_SHOT_S``).
+    ``content`` (ContentDetector, threshold 27) found exactly the ground-truth cuts of both
+    ../shared/media/video/*.cuts.json files (montage_gt: 75/175/275/375, bikes:
+    30/76/137/187/242); see tools/understand/shots.py for the other detectors.
     Returns ([(start_s, end_s)], fps)."""
     import cv2
-    from scenedetect import ContentDetector, HistogramDetector, detect
+    from scenedetect import detect
+
+    from tools.understand.shots import DEFAULT_MIN_SHOT_S, make_detector
 
     cap = cv2.VideoCapture(video_path)
     if not cap.isOpened():
@@ -470,7 +472,7 @@ def detect_shots(video_path: str, detector: Literal["content", "histogram"] = "c
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 25.0)
     n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     cap.release()
-    det = ContentDetector() if detector == "content" else HistogramDetector(threshold=0.03)
+    det, _ = make_detector(detector, threshold, max(1, round(DEFAULT_MIN_SHOT_S * fps)))
     scenes = detect(video_path, det)
     if not scenes:
         return [(0.0, n / fps)], fps
@@ -501,9 +503,7 @@ def shot_features(video_path: str, shots: list[tuple[float, float]], samples: in
         sat = float(np.mean([x[..., 1].mean() for x in hsv]) / 255)
         motion = float(np.mean([np.abs(frames[i + 1].astype(float) - frames[i]).mean() / 255 * (samples + 1) / max(b - a, 1e-3)
                                 for i in range(len(frames) - 1)])) if len(frames) > 1 else 0.0
-        f = frames[len(frames) // 2].astype(float)
-        rg, yb = f[..., 2] - f[..., 1], 0.5 * (f[..., 2] + f[..., 1]) - f[..., 0]
-        colourful = float((np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())) / 150)
+        colourful = colourfulness(frames[len(frames) // 2][..., ::-1]) / 150  # frames are BGR
         hist = cv2.calcHist([hsv[len(hsv) // 2]], [0, 1], None, [12, 2], [0, 180, 0, 256]).ravel()
         hist = hist / (hist.sum() + 1e-9)
         out.append(np.concatenate([[bright, sat, min(1.0, motion), min(1.0, colourful)], hist]))

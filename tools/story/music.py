@@ -3,7 +3,8 @@ procedural background music with an exact beat grid.
 
 Montage §3.3 uses the *mean bar duration* as the discrete time unit; §3.2 maps music to the
 six EaMD emotion classes (excited, fearful, neutral, relaxed, sad, tense) of the 2-D
-valence–arousal plane. This module provides both for :mod:`tools.story.montage`.
+valence–arousal plane (the mapping: :func:`tools.core.emotion.va_to_class`). This module
+provides both for :mod:`tools.story.montage`.
 
 Beat tracking is librosa's dynamic-programming tracker (Ellis 2007). Its tempo estimate is
 prone to *metrical-level* errors: on the trumpet loop whose author states 90 bpm it returns
@@ -25,16 +26,17 @@ Heavy imports (librosa, soundfile, scipy) live inside functions so the registry 
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from tools.core.emotion import EMOTION_VA, va_to_class
 from tools.core.errors import BackendUnavailable, MediaError, ToolInputError
-from tools.core.models import EmotionClass, MusicAnalysis
+from tools.core.media import ffmpeg_exe
+from tools.core.models import EmotionClass, Model, MusicAnalysis
 from tools.core.registry import register
 
 ANALYSIS_SR = 22050
@@ -45,11 +47,7 @@ _LEVELS = (0.5, 2 / 3, 0.75, 1.0, 4 / 3, 1.5, 2.0)
 _METRE_MARGIN = 1.25
 
 
-class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-
-class AnalyzeMusicInput(_M):
+class AnalyzeMusicInput(Model):
     """Input of ``analyze_music``."""
 
     path: str = Field(min_length=1)
@@ -64,7 +62,7 @@ class AnalyzeMusicInput(_M):
     """Upper end of the plausible tempo range used by octave correction."""
 
 
-class GenerateMusicInput(_M):
+class GenerateMusicInput(Model):
     """Input of ``generate_music``."""
 
     out_dir: str = Field(min_length=1)
@@ -102,8 +100,9 @@ def load_audio(path: str | Path, sr: int = ANALYSIS_SR) -> np.ndarray:
         if file_sr != sr:
             y = librosa.resample(y, orig_sr=file_sr, target_sr=sr, res_type="soxr_hq")
     except Exception:  # noqa: BLE001 - any decoder failure falls back to ffmpeg
-        ffmpeg = shutil.which("ffmpeg")
-        if not ffmpeg:
+        try:
+            ffmpeg = ffmpeg_exe()
+        except BackendUnavailable:
             raise BackendUnavailable(f"cannot decode {p.name!r} with soundfile and ffmpeg is missing",
                                      hint="install ffmpeg (`apt-get install ffmpeg`)") from None
         proc = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", str(p), "-vn", "-ac", "1", "-ar", str(sr),
@@ -180,26 +179,6 @@ def bar_phase(accent: np.ndarray, beats_per_bar: int | None) -> tuple[int, int, 
 
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-
-#: canonical (valence, arousal) of the six EaMD classes, used by generate_music and for reporting
-MOOD_VA: dict[str, tuple[float, float]] = {
-    "excited": (0.8, 0.8), "relaxed": (0.75, 0.25), "neutral": (0.5, 0.5),
-    "sad": (0.2, 0.2), "tense": (0.3, 0.7), "fearful": (0.15, 0.9),
-}
-
-
-def va_to_class(valence: float, arousal: float) -> EmotionClass:
-    """Map valence/arousal in [0, 1] to the six EaMD classes (montage §3.2, after Pandeya & Lee):
-    a neutral disc of radius 0.12 round (0.5, 0.5); else by quadrant, with low-valence
-    high-arousal split into tense (arousal < 0.8) and fearful (≥ 0.8)."""
-    if math.hypot(valence - 0.5, arousal - 0.5) < 0.12:
-        return "neutral"
-    if valence >= 0.5:
-        return "excited" if arousal >= 0.5 else "relaxed"
-    if arousal < 0.5:
-        return "sad"
-    return "fearful" if arousal >= 0.8 else "tense"
-
 
 def music_emotion(y: np.ndarray, sr: int, tempo_bpm: float, onset_env: np.ndarray,
                   chroma: np.ndarray) -> tuple[float, float, dict[str, float]]:
@@ -486,7 +465,7 @@ def generate_music(inp: GenerateMusicInput) -> MusicAnalysis:
     bar = beat * inp.beats_per_bar
     n_full = int(math.floor(duration / bar + 1e-9))
     bars = [round(k * bar, 6) for k in range(n_full + 1)]
-    v, a = MOOD_VA[inp.mood]
+    v, a = EMOTION_VA[inp.mood]
     return MusicAnalysis(
         path=str(path), duration_s=round(duration, 6), tempo_bpm=float(inp.tempo_bpm), beats_per_bar=inp.beats_per_bar,
         beats_s=beats, downbeats_s=beats[:: inp.beats_per_bar], bars_s=bars,

@@ -16,37 +16,28 @@
    greedy nearest-neighbour start improved by 2-opt/or-opt moves is used (approximation).
 3. **Script labels** over the 12 E-SyncVidStory labels (narrator §3): a first-order Markov
    model with position features learned from ../shared/data/esync/dev.json — start, transition
-   and relative-position-bin label frequencies (add-one smoothed), decoded by Viterbi. The
-   learned statistics ship in ``tools/data/label_stats.json``; :func:`learn_label_stats`
-   rebuilds them and :func:`evaluate_label_model` reports accuracy held out by product.
+   and relative-position-bin label frequencies (add-one smoothed), decoded by Viterbi. The model
+   lives with AdReel's other label tables in :mod:`tools.story.labels` (statistics shipped in
+   ``tools/story/data/label_stats.json``; :func:`~tools.story.labels.learn_label_stats` rebuilds
+   them, :func:`~tools.story.labels.evaluate_label_model` reports accuracy held out by product).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from tools.core.errors import InfeasibleError, ToolInputError
-from tools.core.models import SCRIPT_LABELS, Language, StoryBeat, Storyline
+from tools.core.models import Language, Model, StoryBeat, Storyline
 from tools.core.registry import register
+from tools.story.labels import load_label_stats, predict_labels
 
 EXACT_MAX = 12
-N_POS_BINS = 5
-LABEL_STATS_PATH = Path(__file__).resolve().parent / "data" / "label_stats.json"
 
 
-class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-
-class StoryShotIn(_M):
+class StoryShotIn(Model):
     """A candidate shot."""
 
     id: str = Field(min_length=1)
@@ -69,7 +60,7 @@ class StoryShotIn(_M):
     """Visual feature vector for graphic discontinuity (any length, the same for all shots)."""
 
 
-class SolveStorylineInput(_M):
+class SolveStorylineInput(Model):
     """Input of ``solve_storyline``."""
 
     shots: list[StoryShotIn] = Field(min_length=1)
@@ -92,7 +83,7 @@ class SolveStorylineInput(_M):
     """Narration rate: a t-second beat gets [rate·t − 3, rate·t + 3] (narrator §3.1)."""
 
 
-class SolveStorylineOutput(_M):
+class SolveStorylineOutput(Model):
     """Output of ``solve_storyline``."""
 
     storyline: Storyline
@@ -110,11 +101,8 @@ class SolveStorylineOutput(_M):
 # --------------------------------------------------------------------------- selection
 
 
-def group_knapsack(groups: list[list[tuple[int, float]]], capacity: int) -> tuple[float, list[int], np.ndarray]:
-    """Group knapsack: pick ≤ 1 item (weight, value) per group with Σ weight ≤ capacity, max Σ value.
-
-    Returns (best value, chosen item index per group (−1 = none), best value per exact total
-    weight). O(groups · capacity · items)."""
+def _knapsack_tables(groups: list[list[tuple[int, float]]], capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best value per exact total weight, and the item each group chose on the way there."""
     NEG = -np.inf
     dp = np.full(capacity + 1, NEG)
     dp[0] = 0.0
@@ -130,15 +118,28 @@ def group_knapsack(groups: list[list[tuple[int, float]]], capacity: int) -> tupl
             new = np.where(better, cand, new)
             choice[g] = np.where(better, it, choice[g])
         dp = new
-    w = int(np.argmax(dp))
-    best = float(dp[w])
+    return dp, choice
+
+
+def _backtrack(groups: list[list[tuple[int, float]]], choice: np.ndarray, total: int) -> list[int]:
     picks = [-1] * len(groups)
+    w = total
     for g in range(len(groups) - 1, -1, -1):
         it = int(choice[g, w])
         picks[g] = it
         if it >= 0:
             w -= groups[g][it][0]
-    return best, picks, dp
+    return picks
+
+
+def group_knapsack(groups: list[list[tuple[int, float]]], capacity: int) -> tuple[float, list[int], np.ndarray]:
+    """Group knapsack: pick ≤ 1 item (weight, value) per group with Σ weight ≤ capacity, max Σ value.
+
+    Returns (best value, chosen item index per group (−1 = none), best value per exact total
+    weight). O(groups · capacity · items)."""
+    dp, choice = _knapsack_tables(groups, capacity)
+    w = int(np.argmax(dp))
+    return float(dp[w]), _backtrack(groups, choice, w), dp
 
 
 def select_subsequences(inp: SolveStorylineInput) -> tuple[float, dict[int, list[int]]]:
@@ -180,7 +181,7 @@ def select_subsequences(inp: SolveStorylineInput) -> tuple[float, dict[int, list
                 f"duration budget: the material fills at most {most * inp.resolution_s:.1f} s of the {inp.min_fill:.0%} × {inp.budget_s} s asked",
                 hint="lower min_fill or budget_s, or add material")
         best_w = need + int(np.argmax(dp[need:]))
-        value, picks = _knapsack_at(groups, cap, best_w)
+        value, picks = knapsack_at(groups, cap, best_w)
     else:
         value, picks, _ = group_knapsack(groups, cap)
     chosen: dict[int, list[int]] = {}
@@ -191,29 +192,12 @@ def select_subsequences(inp: SolveStorylineInput) -> tuple[float, dict[int, list
     return value, chosen
 
 
-def _knapsack_at(groups: list[list[tuple[int, float]]], cap: int, total: int) -> tuple[float, list[int]]:
-    """Best picks whose total weight is exactly ``total``."""
-    NEG = -np.inf
-    dp = np.full(cap + 1, NEG)
-    dp[0] = 0.0
-    choice = np.full((len(groups), cap + 1), -1, dtype=np.int32)
-    for g, items in enumerate(groups):
-        new = dp.copy()
-        for it, (w, v) in enumerate(items):
-            cand = np.full(cap + 1, NEG)
-            cand[w:] = dp[: cap + 1 - w] + v
-            better = cand > new
-            new = np.where(better, cand, new)
-            choice[g] = np.where(better, it, choice[g])
-        dp = new
-    picks = [-1] * len(groups)
-    w = total
-    for g in range(len(groups) - 1, -1, -1):
-        it = int(choice[g, w])
-        picks[g] = it
-        if it >= 0:
-            w -= groups[g][it][0]
-    return float(dp[total]), picks
+def knapsack_at(groups: list[list[tuple[int, float]]], cap: int, total: int) -> tuple[float, list[int]]:
+    """Best picks whose total weight is exactly ``total`` (value −inf and no picks when none exists)."""
+    dp, choice = _knapsack_tables(groups, cap)
+    if not np.isfinite(dp[total]):
+        return float("-inf"), [-1] * len(groups)
+    return float(dp[total]), _backtrack(groups, choice, total)
 
 
 # --------------------------------------------------------------------------- sequencing
@@ -303,118 +287,6 @@ def _two_opt(cost: np.ndarray) -> tuple[list[int], float, str]:
     return best_order, best, "2-opt (approximate)"
 
 
-# --------------------------------------------------------------------------- labels
-
-
-def _first(label: str) -> str:
-    return label.split("+")[0]
-
-
-def _split_by_product(videos: list[Any], test_frac: float = 0.2, seed: int = 0) -> tuple[list[Any], list[Any]]:
-    """Deterministic split by product name (the 名称 line): a product is wholly train or test."""
-    train, test = [], []
-    for v in videos:
-        h = int(hashlib.sha256(f"{seed}:{v.product.name}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        (test if h < test_frac else train).append(v)
-    return train, test
-
-
-def learn_label_stats(videos: list[Any]) -> dict[str, Any]:
-    """Start, transition and position-bin label counts (first component of compound labels)."""
-    L = list(SCRIPT_LABELS)
-    ix = {l: i for i, l in enumerate(L)}
-    start = np.zeros(len(L))
-    trans = np.zeros((len(L), len(L)))
-    pos = np.zeros((N_POS_BINS, len(L)))
-    end = np.zeros(len(L))
-    n = 0
-    for v in videos:
-        labs = [_first(c.label) for c in v.clips if c.label]
-        if len(labs) != len(v.clips) or not labs:
-            continue
-        n += 1
-        start[ix[labs[0]]] += 1
-        end[ix[labs[-1]]] += 1
-        for a, b in zip(labs, labs[1:]):
-            trans[ix[a], ix[b]] += 1
-        for k, l in enumerate(labs):
-            pos[_pos_bin(k, len(labs)), ix[l]] += 1
-    return {"labels": L, "n_videos": n, "start": start.tolist(), "end": end.tolist(), "trans": trans.tolist(),
-            "pos": pos.tolist(), "n_pos_bins": N_POS_BINS,
-            "note": "counts from E-SyncVidStory dev.json (first component of compound labels); see tools/story/solver.py"}
-
-
-def _pos_bin(k: int, n: int) -> int:
-    r = 0.0 if n <= 1 else k / (n - 1)
-    return min(N_POS_BINS - 1, int(r * N_POS_BINS))
-
-
-@lru_cache(maxsize=1)
-def load_label_stats(path: str | None = None) -> dict[str, Any]:
-    """The shipped label statistics (tools/data/label_stats.json)."""
-    p = Path(path) if path else LABEL_STATS_PATH
-    if not p.is_file():
-        raise ToolInputError(f"label statistics file missing: {p}", hint="rebuild it with `python -m tools.story.solver --learn DEV.json`")
-    return json.loads(p.read_text(encoding="utf-8"))
-
-
-def predict_labels(n: int, stats: dict[str, Any], pos_weight: float = 1.0, end_weight: float = 1.0,
-                   avoid_repeat: float = 0.0) -> list[str]:
-    """Viterbi decode of the most likely label sequence of length n under the Markov model:
-    log P(l₁) + Σ log P(lₜ | lₜ₋₁) + pos_weight · Σ log P(lₜ | position bin) + end_weight · log P(end | lₙ)."""
-    if n <= 0:
-        return []
-    L = stats["labels"]
-    start = np.log((np.asarray(stats["start"]) + 1) / (np.sum(stats["start"]) + len(L)))
-    tr = np.asarray(stats["trans"]) + 1
-    tr = np.log(tr / tr.sum(axis=1, keepdims=True))
-    if avoid_repeat:
-        tr = tr - avoid_repeat * np.eye(len(L))
-    pos = np.asarray(stats["pos"]) + 1
-    pos = np.log(pos / pos.sum(axis=1, keepdims=True))
-    end = np.log((np.asarray(stats["end"]) + 1) / (np.sum(stats["end"]) + len(L)))
-    score = start + pos_weight * pos[_pos_bin(0, n)]
-    back = []
-    for k in range(1, n):
-        cand = score[:, None] + tr
-        back.append(np.argmax(cand, axis=0))
-        score = cand.max(axis=0) + pos_weight * pos[_pos_bin(k, n)]
-    score = score + end_weight * end
-    last = int(np.argmax(score))
-    seq = [last]
-    for bp in reversed(back):
-        seq.append(int(bp[seq[-1]]))
-    return [L[i] for i in seq[::-1]]
-
-
-def evaluate_label_model(dev_path: str | Path, test_frac: float = 0.2, seed: int = 0, **kw: float) -> dict[str, float]:
-    """Train on the products of one side of a by-product split, predict label sequences of the
-    held-out products' videos (given their clip count), and report: clip accuracy (exact label),
-    clip accuracy counting a prediction right when it is one component of a compound label,
-    whole-sequence match, and the majority-label-per-position baseline."""
-    from tools.story.esync import load_esync
-
-    vids = load_esync(dev_path)
-    train, test = _split_by_product(vids, test_frac, seed)
-    stats = learn_label_stats(train)
-    pos = np.asarray(stats["pos"])
-    tot = exact = comp = seqs = base = 0
-    for v in test:
-        gt = [c.label or "" for c in v.clips]
-        pred = predict_labels(len(gt), stats, **kw)
-        ok = [p == g for p, g in zip(pred, gt)]
-        exact += sum(ok)
-        comp += sum(p in g.split("+") for p, g in zip(pred, gt))
-        seqs += all(ok)
-        tot += len(gt)
-        bl = [stats["labels"][int(np.argmax(pos[_pos_bin(k, len(gt))]))] for k in range(len(gt))]
-        base += sum(b == g for b, g in zip(bl, gt))
-    return {"n_train_videos": len(train), "n_test_videos": len(test),
-            "n_test_products": len({v.product.name for v in test}),
-            "clip_accuracy": exact / max(1, tot), "clip_accuracy_component": comp / max(1, tot),
-            "sequence_match": seqs / max(1, len(test)), "baseline_position_majority": base / max(1, tot), "n_test_clips": tot}
-
-
 # --------------------------------------------------------------------------- the tool
 
 
@@ -454,18 +326,3 @@ def solve_storyline(inp: SolveStorylineInput) -> SolveStorylineOutput:
     return SolveStorylineOutput(storyline=Storyline(beats=beats), total_persuasiveness=value,
                                 order_cost=float(ocost + internal), order_method=method, labels=labels)
 
-
-if __name__ == "__main__":  # pragma: no cover - maintenance entry point
-    import argparse
-
-    ap = argparse.ArgumentParser(description="learn / evaluate the script-label model")
-    ap.add_argument("dev", help="path to E-SyncVidStory dev.json")
-    ap.add_argument("--learn", action="store_true", help=f"write {LABEL_STATS_PATH}")
-    a = ap.parse_args()
-    print(json.dumps(evaluate_label_model(a.dev), ensure_ascii=False, indent=1))
-    if a.learn:
-        from tools.story.esync import load_esync
-
-        LABEL_STATS_PATH.parent.mkdir(parents=True, exist_ok=True)
-        LABEL_STATS_PATH.write_text(json.dumps(learn_label_stats(load_esync(a.dev)), ensure_ascii=False), encoding="utf-8")
-        print("wrote", LABEL_STATS_PATH)

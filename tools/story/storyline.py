@@ -6,7 +6,8 @@ spans a cut inside the source; shots of different clips are interleaved so one l
 not fill the video; the number of shots follows ``Settings.target_shot_s``; durations are whole
 frames that add up exactly to the requested length; clips never exceed their own length and
 photos never exceed ``max_still_s``. Script labels follow the usual arc of E-SyncVidStory ads:
-recommend the product, then talk about its aspects, then call to action.
+recommend the product, then talk about its aspects (:func:`tools.story.labels.label_for_aspect`),
+then call to action.
 """
 
 from __future__ import annotations
@@ -19,28 +20,7 @@ from tools.core.errors import InfeasibleError
 from tools.core.models import Language, Material, Model, ProductInfo, StoryBeat, Storyline
 from tools.core.registry import register
 from tools.core.settings import get_settings
-
-#: Product aspect keywords → script label (zh and en); first match wins.
-ASPECT_LABELS: list[tuple[tuple[str, ...], str]] = [
-    (("痛点", "问题", "烦恼", "pain", "problem"), "痛点铺垫"),
-    (("活动", "优惠", "价格", "促销", "福利", "赠", "price", "offer", "deal", "sale", "discount"), "引导购买"),
-    (("外观", "设计", "颜色", "款式", "造型", "appearance", "design", "colour", "color", "style", "look"), "外观设计"),
-    (("材质", "成分", "质地", "面料", "材料", "texture", "material", "ingredient", "fabric"), "质地/成分/材质"),
-    (("功效", "效果", "功能", "作用", "effect", "benefit", "function", "feature"), "产品功效"),
-    (("使用", "试用", "用法", "how to", "usage", "use"), "产品试用"),
-    (("质量", "特性", "耐用", "防水", "quality", "durab", "waterproof"), "质量/特性介绍"),
-    (("认证", "检测", "安全", "certif", "safety", "tested"), "安全认证"),
-    (("生产", "工艺", "制作", "process", "made", "craft"), "生产过程"),
-]
-
-
-def label_for_aspect(aspect: str) -> str:
-    """The script label that talks about ``aspect`` (其他/通用卖点 when nothing matches)."""
-    a = aspect.lower()
-    for keys, label in ASPECT_LABELS:
-        if any(k in a for k in keys):
-            return label
-    return "其他/通用卖点"
+from tools.story.labels import label_for_aspect
 
 
 def word_range(duration_s: float, language: Language) -> tuple[int, int]:

@@ -7,13 +7,14 @@ ratings. Trained heads (e.g. on CLIP features) plug in by producing the same key
 
 Stills (an RGB image, or the keyframe of a shot):
 
-* ``colourfulness`` — Hasler & Süsstrunk (2003) M = σ_rgyb + 0.3·μ_rgyb on opponent channels
-  rg = R−G, yb = (R+G)/2 − B (0–255 scale); score M / (M + 45). Their "moderately colourful"
-  M ≈ 33 maps to 0.42, "highly colourful" M ≈ 59 to 0.57, grey to 0.
+* ``colourfulness`` — Hasler & Süsstrunk (2003) M (:func:`tools.core.images.colourfulness`);
+  score M / (M + 45). Their "moderately colourful" M ≈ 33 maps to 0.42, "highly colourful"
+  M ≈ 59 to 0.57, grey to 0.
 * ``contrast`` — RMS contrast: 2 × standard deviation of luma in [0, 1], clipped (a half-black,
   half-white frame scores 1).
 * ``sharpness`` — s / (s + 150), s the variance of the Laplacian at 512 px (tools/understand/quality.py).
-* ``composition`` — where the spectral-residual saliency (Hou & Zhang 2007) puts its mass: with
+* ``composition`` — where the saliency (:func:`tools.core.images.saliency_map`: spectral residual of
+  Hou & Zhang 2007 plus Lab colour contrast, as a distribution of mass) puts its mass: with
   c the saliency centroid in unit coordinates, d₃ its distance to the nearest rule-of-thirds
   point and d₀ to the centre, composition = max(exp(−d₃²/2·0.1²), 0.8·exp(−d₀²/2·0.1²)) — the
   centre term keeps centred packshots (the norm in product photography) reasonable.
@@ -23,8 +24,9 @@ Stills (an RGB image, or the keyframe of a shot):
   rescaled from their attainable ranges ([0, 0.91] and [−0.31, 0.60]) to [0, 1]. Stills'
   arousal is blended 0.7 / 0.3 with contrast (high-contrast pictures read as more arousing).
 * ``memorability`` — a proxy: 0.5·saliency concentration (share of saliency mass in the top 10 %
-  of pixels, rescaled from [0.1, 0.5]) + 0.25·colourfulness + 0.25·distinctiveness (1 − the
-  highest cosine to the other materials scored with it; 0.5 when scored alone). Isola et al. found
+  of pixels, rescaled from [0.1, 0.8]: 0.1 is a uniform map; on the 29 photos of
+  ../shared/media/images the share spans 0.32–0.78) + 0.25·colourfulness + 0.25·distinctiveness
+  (1 − the highest cosine to the other materials scored with it; 0.5 when scored alone). Isola et al. found
   one clear subject memorable and generic scenery forgettable; this encodes only that.
 * ``informativeness`` — survey §4.3.2 (Liu et al. [73]): dissimilarity to the other visual
   materials (1 − highest classic-descriptor cosine), so a material that repeats what another
@@ -38,10 +40,8 @@ sampled at 5 fps, in frame-diagonals per second, m / (m + 0.15) — and their ar
 Hanjalic & Xu 2005).
 
 EaMD emotion: (valence, arousal) is mapped to the six classes of montage §3.2 (excited, fearful,
-neutral, relaxed, sad, tense) with Russell's (1980) circumplex: centred coordinates
-(v − 0.5, a − 0.5); radius < 0.08 → neutral; else by angle: excited [0°, 80°), tense
-[80°, 105°), fearful [105°, 160°), sad [160°, 260°), relaxed [260°, 360°) (Russell places
-"excited" at 49°, "tense" 92°, "afraid" 116°, "sad" 208°, "relaxed/calm" ≈ 316°).
+neutral, relaxed, sad, tense) by :func:`tools.core.emotion.va_to_class` (Russell's circumplex;
+the one mapping every stage uses).
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from pydantic import Field, model_validator
 
+from tools.core.emotion import va_to_class
 from tools.core.errors import ToolInputError
+from tools.core.images import colourfulness, load_image, resize_long, saliency_map
 from tools.core.models import EmotionClass, Model
 from tools.core.registry import register
 
@@ -60,45 +62,21 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-EMOTION_ANGLES_DEG: tuple[tuple[float, EmotionClass], ...] = (
-    (80.0, "excited"),
-    (105.0, "tense"),
-    (160.0, "fearful"),
-    (260.0, "sad"),
-    (360.0, "relaxed"),
-)
-NEUTRAL_RADIUS = 0.08
-_SAL_SIDE = 64
+#: Colourfulness score = M / (M + 45) (Hasler–Süsstrunk M, :func:`tools.core.images.colourfulness`):
+#: their "moderately colourful" M ≈ 33 maps to 0.42, "highly colourful" M ≈ 59 to 0.57, grey to 0.
+COLOURFULNESS_HALF_M = 45.0
 
 
 # =========================================================================== still features
 
 
-def colourfulness(rgb: np.ndarray) -> float:
-    """Hasler–Süsstrunk colourfulness mapped to [0, 1] as M / (M + 45)."""
+def saliency_mass(rgb: np.ndarray) -> np.ndarray:
+    """:func:`tools.core.images.saliency_map` as a distribution: sums to 1 (uniform for a featureless image)."""
     import numpy as np
 
-    x = rgb.astype(np.float32)
-    rg = x[..., 0] - x[..., 1]
-    yb = 0.5 * (x[..., 0] + x[..., 1]) - x[..., 2]
-    m = math.hypot(float(rg.std()), float(yb.std())) + 0.3 * math.hypot(float(rg.mean()), float(yb.mean()))
-    return m / (m + 45.0)
-
-
-def spectral_residual_saliency(rgb: np.ndarray) -> np.ndarray:
-    """Hou & Zhang (2007) spectral-residual saliency at 64 px, normalised to sum 1."""
-    import cv2
-    import numpy as np
-
-    g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    g = cv2.resize(g, (_SAL_SIDE, _SAL_SIDE), interpolation=cv2.INTER_AREA)
-    f = np.fft.fft2(g)
-    log_amp = np.log(np.abs(f) + 1e-6)
-    phase = np.angle(f)
-    residual = log_amp - cv2.blur(log_amp, (3, 3))
-    sal = np.abs(np.fft.ifft2(np.exp(residual + 1j * phase))) ** 2
-    sal = cv2.GaussianBlur(sal.astype(np.float32), (0, 0), 2.5)
-    return sal / max(float(sal.sum()), 1e-12)
+    sal = saliency_map(rgb).astype(np.float64)
+    total = float(sal.sum())
+    return sal / total if total > 0 else np.full(sal.shape, 1.0 / sal.size)
 
 
 def composition_score(sal: np.ndarray) -> float:
@@ -115,12 +93,12 @@ def composition_score(sal: np.ndarray) -> float:
 
 
 def saliency_concentration(sal: np.ndarray) -> float:
-    """Share of saliency mass in the top 10 % of pixels, rescaled from [0.1, 0.5] to [0, 1]."""
+    """Share of saliency mass in the top 10 % of pixels, rescaled from [0.1, 0.8] to [0, 1] (module docstring)."""
     import numpy as np
 
     flat = np.sort(sal.ravel())[::-1]
     top = float(flat[: max(1, flat.size // 10)].sum() / max(float(flat.sum()), 1e-12))
-    return float(np.clip((top - 0.1) / 0.4, 0, 1))
+    return float(np.clip((top - 0.1) / 0.7, 0, 1))
 
 
 def valence_arousal_colour(rgb: np.ndarray) -> tuple[float, float]:
@@ -146,29 +124,16 @@ def grey_entropy(rgb: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum() / 8.0)
 
 
-def emotion_class(valence: float, arousal: float) -> EmotionClass:
-    """Map (valence, arousal) ∈ [0, 1]² to an EaMD class (montage §3.2) via Russell's circumplex."""
-    dv, da = valence - 0.5, arousal - 0.5
-    if math.hypot(dv, da) < NEUTRAL_RADIUS:
-        return "neutral"
-    ang = math.degrees(math.atan2(da, dv)) % 360.0
-    for upper, name in EMOTION_ANGLES_DEG:
-        if ang < upper:
-            return name
-    return "relaxed"
-
-
 def still_scores(rgb: np.ndarray) -> dict[str, float]:
     """All per-image scores that need no other material (module docstring), each in [0, 1]."""
     import cv2
 
-    from tools.understand.quality import _resize_long
-
-    small = _resize_long(rgb, 512)
+    small = resize_long(rgb, 512)
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     sharp = float(cv2.Laplacian(grey, cv2.CV_64F).var())
-    sal = spectral_residual_saliency(small)
-    col = colourfulness(small)
+    sal = saliency_mass(small)
+    m = colourfulness(small)
+    col = m / (m + COLOURFULNESS_HALF_M)
     con = min(1.0, 2.0 * float(grey.std()) / 255.0)
     shp = sharp / (sharp + 150.0)
     comp = composition_score(sal)
@@ -437,7 +402,6 @@ def score_items(items: Sequence[ScoreItem], wundt_path: str | None = None) -> li
     import numpy as np
 
     from tools.understand.encoders import get_encoder
-    from tools.understand.quality import load_image
 
     per: list[dict[str, float]] = []
     keyframes = []
@@ -483,7 +447,7 @@ def score_items(items: Sequence[ScoreItem], wundt_path: str | None = None) -> li
         }
         scores["persuasiveness"] = persuasiveness(informativeness, s["aesthetics"], s["arousal"], lwc)
         scores = {k: float(min(1.0, max(0.0, v))) for k, v in scores.items()}
-        out.append(MaterialScores(id=it.id, scores=scores, emotion=emotion_class(scores["valence"], scores["arousal"])))
+        out.append(MaterialScores(id=it.id, scores=scores, emotion=va_to_class(scores["valence"], scores["arousal"])))
     return out
 
 

@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
 from tools.core.errors import BackendUnavailable, ToolInputError
+from tools.core.images import as_rgb
 
 if TYPE_CHECKING:
     import numpy as np
@@ -318,8 +319,6 @@ class ClassicEncoder:
     def encode_images(self, images: Sequence[Any]) -> np.ndarray:
         import numpy as np
 
-        from tools.understand.quality import as_rgb
-
         rows = [classic_image_vector(as_rgb(im, max_side=512)) for im in images]
         return np.stack(rows).astype(np.float32) if rows else np.zeros((0, self.dim), np.float32)
 
@@ -529,8 +528,6 @@ class OpenClipEncoder:
     def encode_images(self, images: Sequence[Any]) -> np.ndarray:
         import numpy as np
 
-        from tools.understand.quality import as_rgb
-
         if not images:
             return np.zeros((0, self.dim), np.float32)
         batch = np.stack([clip_preprocess(as_rgb(im, max_side=1024), self.image_size, self.mean, self.std) for im in images])
@@ -577,8 +574,6 @@ class ChineseClipEncoder:
     def encode_images(self, images: Sequence[Any]) -> np.ndarray:
         import numpy as np
 
-        from tools.understand.quality import as_rgb
-
         if not images:
             return np.zeros((0, self.dim), np.float32)
         batch = np.stack([clip_preprocess(as_rgb(im, max_side=1024), self.image_size) for im in images])
@@ -623,11 +618,11 @@ def get_encoder(name: str = "classic", *, model: str | None = None, checkpoint: 
             enc = ClassicEncoder()
         elif name == "open_clip":
             if not model:
-                raise ToolInputError("encoder 'open_clip' needs a model (architecture name or config JSON)", hint="set ADREEL_CLIP_MODEL / ADREEL_CLIP_CHECKPOINT")
+                raise ToolInputError("encoder 'open_clip' needs a model (architecture name or config JSON)", hint="set ADREEL_ENCODER_MODEL / ADREEL_ENCODER_CHECKPOINT")
             enc = OpenClipEncoder(model, checkpoint, device)
         elif name == "chinese_clip":
             if not model:
-                raise ToolInputError("encoder 'chinese_clip' needs a local model folder", hint="set ADREEL_CLIP_MODEL to a save_pretrained folder")
+                raise ToolInputError("encoder 'chinese_clip' needs a local model folder", hint="set ADREEL_ENCODER_MODEL to a save_pretrained folder")
             enc = ChineseClipEncoder(model, device)
         else:
             raise ToolInputError(f"unknown encoder {name!r}", hint="choose classic, open_clip or chinese_clip")

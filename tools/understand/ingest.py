@@ -15,15 +15,11 @@ from pathlib import Path
 from pydantic import Field
 
 from tools.core.errors import InfeasibleError, MediaError, ToolInputError, UnsupportedMediaError
-from tools.core.media import display_size, ffprobe, run_ffmpeg
+from tools.core.media import AUDIO_EXT, IMAGE_EXT, VIDEO_EXT, display_size, ffprobe, run_ffmpeg
 from tools.core.models import Material, Model
 from tools.core.registry import register
 from tools.core.settings import get_settings
 from tools.core.workspace import Workspace, atomic_write_text, file_sha256, sanitize_filename
-
-IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
-VIDEO_EXT = {".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi"}
-AUDIO_EXT = {".mp3", ".wav", ".ogg", ".oga", ".m4a", ".flac", ".aac", ".opus"}
 
 
 class SkippedFile(Model):

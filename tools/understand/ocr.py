@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from tools.core.errors import BackendUnavailable
-from tools.core.models import Model
+from tools.core.models import Box, Model
 from tools.core.registry import register
 
 #: Lines recognised with lower confidence than this are dropped (rapidocr's default is 0.5;
@@ -94,7 +94,7 @@ def ocr_image(image: str | Path | Any, *, min_score: float = MIN_LINE_SCORE, nam
     """Recognise text on an image path or RGB array; boxes are in original-image pixels."""
     import numpy as np
 
-    from tools.understand.quality import as_rgb, load_image
+    from tools.core.images import as_rgb, load_image
 
     if isinstance(image, (str, Path)):
         rgb = load_image(image)
@@ -142,3 +142,61 @@ class OcrOutput(Model):
 def ocr_images(inp: OcrInput) -> OcrOutput:
     """Read text printed on photos or keyframes (PP-OCRv4 via rapidocr), with boxes."""
     return OcrOutput(results=[ocr_image(p, min_score=inp.min_score) for p in inp.paths])
+
+
+class PhotoRef(Model):
+    """A photo of the workspace library."""
+
+    id: str
+    """Material id (its content id: the cache key)."""
+    path: str
+    """File, relative to the workspace root."""
+
+
+class TextBoxesInput(Model):
+    """Photos whose printed text the renderer must respect."""
+
+    workspace: str
+    """Workspace root; the per-photo cache lives in its ``cache/ocr/``."""
+    photos: list[PhotoRef]
+    """Photos to read (duplicates are read once)."""
+
+
+class TextBoxesOutput(Model):
+    """Printed-text boxes per photo."""
+
+    boxes: dict[str, list[Box]]
+    """Material id → boxes in normalised source coordinates (photos without text are left out)."""
+
+
+def normalised_boxes(res: OcrResult) -> list[Box]:
+    """The lines of ``res`` as boxes in normalised (0..1) source coordinates."""
+    w, h = max(1, res.width_px), max(1, res.height_px)
+    out = []
+    for ln in res.lines:
+        x0, y0, x1, y1 = ln.bbox_px
+        out.append(Box(x0=min(1, max(0, x0 / w)), y0=min(1, max(0, y0 / h)), x1=min(1, max(0, x1 / w)), y1=min(1, max(0, y1 / h))))
+    return out
+
+
+@register("read_text_boxes")
+def read_text_boxes(inp: TextBoxesInput) -> TextBoxesOutput:
+    """Boxes of text printed on photos, cached per photo in the workspace (crops keep them, subtitles move off them)."""
+    import json
+
+    from tools.core.workspace import Workspace, atomic_write_text
+
+    ws = Workspace(Path(inp.workspace))
+    cache_dir = ws.inside("cache/ocr")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    out: dict[str, list[Box]] = {}
+    for ref in {p.id: p for p in inp.photos}.values():
+        f = cache_dir / f"{ref.id}.json"
+        if f.is_file():
+            boxes = [Box.model_validate(b) for b in json.loads(f.read_text(encoding="utf-8"))]
+        else:
+            boxes = normalised_boxes(ocr_image(ws.abs(ref.path)))
+            atomic_write_text(f, json.dumps([b.model_dump() for b in boxes]))
+        if boxes:
+            out[ref.id] = boxes
+    return TextBoxesOutput(boxes=out)

@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from tools.core.errors import ToolInputError
 from tools.core.models import AspectPoints, Model, ProductInfo
@@ -96,7 +96,6 @@ def load_product(path: str | Path) -> ProductInfo:
 class ParseProductInput(Model):
     """Where the product facts are."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     path: str = Field(min_length=1)
     """ProductInfo JSON or `p_info` text file."""
 

@@ -40,14 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from tools.core.errors import MediaError, ToolInputError, UnsupportedMediaError
+from tools.core.images import as_rgb, load_image, resize_long
 from tools.core.models import Model
 from tools.core.registry import register
 
 if TYPE_CHECKING:
     import numpy as np
 
-IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 BLUR_THRESHOLD = 60.0
 SHARPNESS_SCALE = 300.0
 DARK_LUMA = 30
@@ -58,100 +57,6 @@ OVEREXPOSED_RATIO_ALONE = 0.95
 DUPLICATE_COSINE = 0.90
 DUPLICATE_PHASH_BITS = 8
 _ANALYSIS_SIDE = 512
-
-
-def _default_max_pixels() -> int:
-    from tools.core.settings import get_settings
-
-    return get_settings().max_image_pixels
-
-
-# --------------------------------------------------------------------------- safe decoding
-
-
-def load_image(path: str | Path, *, max_pixels: int | None = None, max_side: int | None = None) -> np.ndarray:
-    """Decode an image to an RGB uint8 array, applying EXIF orientation.
-
-    The header is read first and images over ``max_pixels`` (default ``ADREEL_MAX_IMAGE_PIXELS``,
-    80 MP) are refused *before* decoding: a 50 kB PNG can declare 100 000 × 100 000 pixels and
-    would need 30 GB to decode (a decompression bomb). ``max_side`` downsizes with a draft
-    decode (JPEG DCT scaling) when possible, so large photos decode fast.
-
-    Raises:
-        ToolInputError: missing file.
-        UnsupportedMediaError: not an image Pillow can read.
-        MediaError: empty, corrupt, truncated or over the pixel limit.
-    """
-    import warnings
-
-    import numpy as np
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    p = Path(path)
-    if not p.is_file():
-        raise ToolInputError(f"image {str(p)!r} does not exist", hint="check the path")
-    if p.stat().st_size == 0:
-        raise MediaError(f"image {p.name!r} is empty (0 bytes)", hint="re-upload or re-export the file")
-    limit = max_pixels or _default_max_pixels()
-    try:
-        with warnings.catch_warnings():
-            # Pillow warns at open() above ~89 MP; our own limit below decides, with a clear error
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im0 = Image.open(p)
-        with im0 as im:
-            w, h = im.size
-            if w * h > limit:
-                raise MediaError(
-                    f"image {p.name!r} is {w}x{h} = {w * h / 1e6:.0f} MP, over the {limit / 1e6:.0f} MP limit (possible decompression bomb)",
-                    hint="downscale it (e.g. `ffmpeg -i IN -vf scale=4096:-1 OUT.jpg`) or raise ADREEL_MAX_IMAGE_PIXELS",
-                )
-            if max_side and max(w, h) > 2 * max_side and im.format == "JPEG":
-                im.draft("RGB", (max_side, max_side))
-            im = ImageOps.exif_transpose(im)
-            im = im.convert("RGB")
-            if max_side and max(im.size) > max_side:
-                im.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
-            arr = np.asarray(im, dtype=np.uint8)
-    except MediaError:
-        raise
-    except UnidentifiedImageError as e:
-        raise UnsupportedMediaError(
-            f"{p.name!r} is not an image AdReel can read", hint="use JPEG, PNG or WebP"
-        ) from e
-    except Image.DecompressionBombError as e:
-        raise MediaError(f"image {p.name!r} exceeds Pillow's decompression-bomb limit", hint="downscale it") from e
-    except (OSError, SyntaxError, ValueError) as e:
-        raise MediaError(f"image {p.name!r} is corrupt or truncated: {e}", hint="re-export or re-upload it") from e
-    if arr.ndim != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise MediaError(f"image {p.name!r} decoded to an empty array", hint="re-export it")
-    return arr
-
-
-def as_rgb(img: str | Path | np.ndarray, max_side: int | None = None) -> np.ndarray:
-    """A path or an array (RGB, or grey) as an RGB uint8 array."""
-    import numpy as np
-
-    if isinstance(img, (str, Path)):
-        return load_image(img, max_side=max_side)
-    a = np.asarray(img)
-    if a.ndim == 2:
-        a = np.repeat(a[:, :, None], 3, axis=2)
-    if a.ndim != 3 or a.shape[2] not in (3, 4):
-        raise ToolInputError(f"image array has shape {a.shape}; expected H×W×3 RGB", hint="pass an RGB uint8 array")
-    a = a[:, :, :3]
-    if a.dtype != np.uint8:
-        a = np.clip(a * (255.0 if a.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
-    return a
-
-
-def _resize_long(rgb: np.ndarray, side: int) -> np.ndarray:
-    import cv2
-
-    h, w = rgb.shape[:2]
-    s = side / max(h, w)
-    if abs(s - 1) < 1e-3:
-        return rgb
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -233,7 +138,7 @@ def measure_quality(img: str | Path | np.ndarray) -> QualityMetrics:
             mp = im.size[0] * im.size[1] / 1e6
     else:
         mp = rgb.shape[0] * rgb.shape[1] / 1e6
-    small = _resize_long(rgb, _ANALYSIS_SIDE)
+    small = resize_long(rgb, _ANALYSIS_SIDE)
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     sharp = float(cv2.Laplacian(grey, cv2.CV_64F).var())
     blur = 1.0 - min(1.0, sharp / SHARPNESS_SCALE)

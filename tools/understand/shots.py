@@ -178,6 +178,14 @@ def _make_detector(kind: str, threshold: float | None, min_len_frames: int):  # 
     return HistogramDetector(threshold=t, min_scene_len=min_len_frames), f"histogram({t:g})"
 
 
+def make_detector(kind: Literal["adaptive", "content", "histogram"], threshold: float | None = None,
+                  min_len_frames: int = 1):  # noqa: ANN201 - a scenedetect detector, imported lazily
+    """The one PySceneDetect detector configuration (module docstring): (detector, its name, e.g.
+    ``adaptive(3.0)``). ``threshold`` None uses the tuned default; ``min_len_frames`` is the
+    shortest shot in frames (``round(DEFAULT_MIN_SHOT_S * fps)`` as :func:`shots_for` uses)."""
+    return _make_detector(kind, threshold, min_len_frames)
+
+
 def _write_keyframes(path: Path, shots: list[ShotSpan], out_dir: Path) -> None:
     """Pick the sharpest of 3 candidate frames per shot; write it full size and as a 320 px thumbnail."""
     import cv2
@@ -288,3 +296,51 @@ def detect_shots(inp: DetectShotsInput) -> DetectShotsOutput:
         out_dir=inp.out_dir,
         max_size_bytes=inp.max_size_bytes,
     )
+
+
+class ClipRef(Model):
+    """A clip of the workspace library."""
+
+    id: str
+    """Material id (its content id: the cache key)."""
+    path: str
+    """File, relative to the workspace root."""
+
+
+class SplitClipsInput(Model):
+    """Clips to split into their shots."""
+
+    workspace: str
+    """Workspace root; the per-clip cache lives in its ``cache/shots/``."""
+    clips: list[ClipRef]
+    """Clips of the job."""
+
+
+class SplitClipsOutput(Model):
+    """Shots of every clip."""
+
+    shots: dict[str, list[tuple[float, float]]]
+    """Material id → its shots as ``(start_s, end_s)``, in order."""
+
+
+@register("split_clips")
+def split_clips(inp: SplitClipsInput) -> SplitClipsOutput:
+    """Shots of every clip (PySceneDetect), cached per clip in the workspace, so no beat spans a cut of its source."""
+    import json
+
+    from tools.core.workspace import Workspace, atomic_write_text
+
+    ws = Workspace(Path(inp.workspace))
+    cache_dir = ws.inside("cache/shots")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    out: dict[str, list[tuple[float, float]]] = {}
+    for ref in inp.clips:
+        f = cache_dir / f"{ref.id}.json"
+        if f.is_file():
+            spans = [(float(a), float(b)) for a, b in json.loads(f.read_text(encoding="utf-8"))]
+        else:
+            res = shots_for(ws.abs(ref.path))
+            spans = [(round(sh.start_s, 6), round(sh.end_s, 6)) for sh in res.shots]
+            atomic_write_text(f, json.dumps(spans))
+        out[ref.id] = spans
+    return SplitClipsOutput(shots=out)

@@ -1,7 +1,7 @@
 """Classic per-frame and per-second features of a video, decoded small and fast.
 
-Self-contained on purpose (thumbnail and explain use it; material understanding may reuse it):
-frames are decoded by an ``ffmpeg`` pipe at low resolution (rgb24), then each frame gets colour,
+Self-contained on purpose, needing only tools.core (thumbnail and explain use it; material
+understanding may reuse it): frames are decoded by an ``ffmpeg`` pipe at low resolution (rgb24), then each frame gets colour,
 exposure, sharpness and motion descriptors, and an arousal proxy in [0, 1].
 
 Every descriptor is on a *fixed* scale (no per-video normalisation), so a score means the same
@@ -15,14 +15,15 @@ Heavy imports (cv2) live inside functions so that importing this module stays ch
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tools.core.errors import BackendUnavailable, MediaError, ToolInputError
+from tools.core.errors import MediaError, ToolInputError
+from tools.core.images import colourfulness
+from tools.core.media import display_size, ffmpeg_exe, ffprobe_exe
 
 #: Names of the columns of :func:`frame_feature_matrix`, in order. All lie roughly in [0, 1].
 FRAME_FEATURES: tuple[str, ...] = (
@@ -52,21 +53,6 @@ class VideoInfo:
     height_px: int
 
 
-def _ffmpeg_exe() -> str:
-    exe = shutil.which("ffmpeg")
-    if exe:
-        return exe
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception as e:  # pragma: no cover - depends on the machine
-        raise BackendUnavailable(
-            "ffmpeg was not found on PATH and imageio-ffmpeg has no binary",
-            hint="install ffmpeg (apt-get install ffmpeg) or `pip install imageio-ffmpeg`",
-        ) from e
-
-
 def probe_video(path: str | Path) -> VideoInfo:
     """Duration, frame rate and display size (after rotation) of the first video stream.
 
@@ -78,7 +64,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     if not p.is_file():
         raise ToolInputError(f"video file not found: {str(path)!r}", hint="pass the path of an existing video file")
     info: dict | None = None
-    ffprobe = shutil.which("ffprobe")
+    ffprobe = ffprobe_exe()
     if ffprobe:
         cmd = [ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
                "stream=width,height,avg_frame_rate,r_frame_rate,duration:stream_side_data=rotation:"
@@ -91,8 +77,6 @@ def probe_video(path: str | Path) -> VideoInfo:
         if not streams:
             raise MediaError(f"no video stream in {str(path)!r}", hint="pass a video file (mp4, webm, mkv, mov …)")
         s = streams[0]
-        from tools.core.media import display_size
-
         w, h = display_size(s)
         fps = _ratio(s.get("avg_frame_rate")) or _ratio(s.get("r_frame_rate")) or 25.0
         dur = float(s.get("duration") or 0) or float((info.get("format") or {}).get("duration") or 0)
@@ -151,7 +135,7 @@ def read_frames(
         raise ToolInputError(f"analysis fps must be > 0, got {fps}", hint="use e.g. fps=4")
     info = info or probe_video(path)
     w, h = analysis_size(info, width_px)
-    cmd = [_ffmpeg_exe(), "-v", "error", "-nostdin"]
+    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin"]
     if start_s > 0:
         cmd += ["-ss", f"{start_s:.3f}"]
     cmd += ["-i", str(path)]
@@ -181,14 +165,6 @@ def luma(frame: np.ndarray) -> np.ndarray:
     """BT.601 luma of an RGB uint8 frame as float32 in [0, 255]."""
     f = frame.astype(np.float32)
     return 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
-
-
-def colourfulness(frame: np.ndarray) -> float:
-    """Hasler & Süsstrunk (2003) colourfulness M of an RGB frame (≈0 grey … >100 very colourful)."""
-    f = frame.astype(np.float32)
-    rg = f[..., 0] - f[..., 1]
-    yb = 0.5 * (f[..., 0] + f[..., 1]) - f[..., 2]
-    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
 def _frame_row(frame: np.ndarray, prev: np.ndarray | None) -> np.ndarray:

@@ -1,0 +1,72 @@
+"""Backends chosen once: :func:`build_deps` reads the settings and picks who plays each role.
+
+    role        embedded default (always there)       served / optional
+    narrator    embedded knowledge-grounded narrator   vLLM (serving/narrator_client.py)
+    speech      espeak-ng                              OpenAI-compatible speech endpoint
+    planner     rule-based brief parser                planner model over vLLM (tool call)
+    encoder     classic descriptors + lexical text     open_clip / Chinese-CLIP (local weights)
+
+The app, the CLI, the UI and the tests each call :func:`build_deps` once (tests may build a
+``Deps`` with fakes) and hand it to the planner graph; nodes pass what a tool needs into its
+input, so no tool reads a backend choice from the environment. Which names exist, how they read
+and the one fallback rule live in ``tools.core.backends``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agents.brief import BriefParser, RuleBriefParser
+from tools.core.backends import check_backend
+from tools.core.settings import Settings, get_settings
+from tools.narrate.lines import EmbeddedNarratorBackend, Narrator
+from tools.narrate.tts import SpeechEndpoint
+from tools.understand.index import EncoderChoice
+
+
+@dataclass(frozen=True)
+class SpeechChoice:
+    """The speech engine and, for the endpoint, where it is (the key stays in the environment)."""
+
+    engine: str = "espeak"
+    endpoint: SpeechEndpoint | None = None
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What the planner graph's nodes use besides the registry's tools."""
+
+    narrator: Narrator = field(default_factory=EmbeddedNarratorBackend)
+    brief_parser: BriefParser = field(default_factory=RuleBriefParser)
+    speech: SpeechChoice = field(default_factory=SpeechChoice)
+    encoder: EncoderChoice = field(default_factory=EncoderChoice)
+
+    def describe(self) -> dict[str, str]:
+        """Role → backend name, for the job's notes."""
+        return {"narrator": self.narrator.name, "planner": self.brief_parser.name, "speech": self.speech.engine,
+                "encoder": self.encoder.name}
+
+
+def build_deps(settings: Settings | None = None) -> Deps:
+    """Pick every backend from ``settings`` (the environment when None). Served backends are built
+    lazily: nothing connects to a server here, so a server that is down costs nothing until used,
+    and then the embedded default stands in with a warning."""
+    s = settings or get_settings()
+    narrator: Narrator = EmbeddedNarratorBackend()
+    if check_backend("narrator", s.narrator) == "vllm":
+        from serving.narrator_client import ServedNarratorBackend
+
+        narrator = ServedNarratorBackend()
+    parser: BriefParser = RuleBriefParser()
+    if check_backend("planner", s.planner) == "llm":
+        from agents.llm_planner import LLMBriefParser
+        from serving.client import ChatClient
+
+        parser = LLMBriefParser(ChatClient.from_settings(s))
+    speech = SpeechChoice()
+    if check_backend("speech", s.tts) == "openai":
+        speech = SpeechChoice("openai", SpeechEndpoint(base_url=s.tts_base_url, model=s.tts_model, voice=s.tts_voice,
+                                                       timeout_s=s.tts_timeout_s))
+    encoder = EncoderChoice(name=check_backend("encoder", s.encoder), model=s.encoder_model,  # type: ignore[arg-type]
+                            checkpoint=s.encoder_checkpoint)
+    return Deps(narrator=narrator, brief_parser=parser, speech=speech, encoder=encoder)
