@@ -123,9 +123,12 @@ class Material(Model):
     has_audio: bool = False
     """Whether a clip carries an audio stream."""
     quality: dict[str, float] = Field(default_factory=dict)
-    """Quality metrics (blur, dark_ratio, bright_ratio, colour_entropy …), filled by ingest."""
+    """Scores of the material: quality metrics (sharpness, dark_ratio, is_blurry …), cognitive
+    property scores (``cpa_*``) and relevance to the product (relevance, reference, packshot, shot_size)."""
     ocr_text: str = ""
     """Text printed on the image or keyframes (OCR)."""
+    shows_facts: list[str] = Field(default_factory=list)
+    """Product facts (``aspect：point``) its printed text states, best first."""
     caption: str = ""
     """Free text describing the material (user caption or file metadata)."""
 
@@ -229,6 +232,10 @@ class StoryBeat(Model):
     """Highest narration length for this beat."""
     aspect: str | None = None
     """Product aspect this beat should talk about, if chosen."""
+    fact: str | None = None
+    """The fact this beat must state (printed on its shot), if any."""
+    scores: dict[str, float] = Field(default_factory=dict)
+    """Scores behind the pick (relevance, persuasiveness, quality, value)."""
     reason: str = ""
     """Why this shot was picked here (shown to the user)."""
 
@@ -243,6 +250,10 @@ class Storyline(Model):
 
     beats: list[StoryBeat]
     """The beats in playing order."""
+    left_out: dict[str, str] = Field(default_factory=dict)
+    """Materials not used, by id, with the reason (blurred, too dark, near-duplicate, off-topic, not needed)."""
+    notes: list[str] = Field(default_factory=list)
+    """What the planner had to compromise on (material taken back, cuts off the bars, the mode chosen)."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property

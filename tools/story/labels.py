@@ -403,9 +403,10 @@ def load_label_stats(path: str | None = None) -> dict[str, Any]:
 
 
 def predict_labels(n: int, stats: dict[str, Any], pos_weight: float = 1.0, end_weight: float = 1.0,
-                   avoid_repeat: float = 0.0) -> list[str]:
+                   avoid_repeat: float = 0.0, emission: np.ndarray | None = None) -> list[str]:
     """Viterbi decode of the most likely label sequence of length n under the Markov model:
-    log P(l₁) + Σ log P(lₜ | lₜ₋₁) + pos_weight · Σ log P(lₜ | position bin) + end_weight · log P(end | lₙ)."""
+    log P(l₁) + Σ log P(lₜ | lₜ₋₁) + pos_weight · Σ log P(lₜ | position bin) + end_weight · log P(end | lₙ)
+    (+ Σ emission[t, lₜ]: what beat t's shot supports, an n × labels array of log-scores)."""
     if n <= 0:
         return []
     L = stats["labels"]
@@ -417,12 +418,15 @@ def predict_labels(n: int, stats: dict[str, Any], pos_weight: float = 1.0, end_w
     pos = np.asarray(stats["pos"]) + 1
     pos = np.log(pos / pos.sum(axis=1, keepdims=True))
     end = np.log((np.asarray(stats["end"]) + 1) / (np.sum(stats["end"]) + len(L)))
-    score = start + pos_weight * pos[pos_bin(0, n)]
+    em = np.zeros((n, len(L))) if emission is None else np.asarray(emission, float)
+    if em.shape != (n, len(L)):
+        raise ValueError(f"emission must be {n} × {len(L)}, got {em.shape}")
+    score = start + pos_weight * pos[pos_bin(0, n)] + em[0]
     back = []
     for k in range(1, n):
         cand = score[:, None] + tr
         back.append(np.argmax(cand, axis=0))
-        score = cand.max(axis=0) + pos_weight * pos[pos_bin(k, n)]
+        score = cand.max(axis=0) + pos_weight * pos[pos_bin(k, n)] + em[k]
     score = score + end_weight * end
     last = int(np.argmax(score))
     seq = [last]
