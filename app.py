@@ -14,6 +14,10 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tools.core.workspace import Workspace
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -63,16 +67,33 @@ def _make(req: object) -> int:
     ws = Workspace(get_settings().workspace)
     job = make_video(req, ws, log=lambda m: print(m, file=sys.stderr))  # type: ignore[arg-type]
     art = {k: (str(ws.root / v) if v else None) for k, v in job.artifacts.model_dump().items()}
+    beats, left_out = _storyline_summary(ws, job.id)
+    for line in beats + [f"left out {n}: {why}" for n, why in left_out.items()]:
+        print(line, file=sys.stderr)
     _print_json({"job": job.id, "status": job.status, "out": getattr(req, "out_path", None), "artifacts": art,
-                 "warnings": job.warnings, "wall_s": round(time.perf_counter() - t0, 2)})
+                 "storyline": beats, "left_out": left_out, "warnings": job.warnings, "wall_s": round(time.perf_counter() - t0, 2)})
     return 0
+
+
+def _storyline_summary(ws: Workspace, job_id: str) -> tuple[list[str], dict[str, str]]:
+    """One line per beat (what it shows, for how long, why, what it says) and the left-out files."""
+    from tools.core.models import Storyline
+    from tools.understand.ingest import load_library
+
+    path = ws.job_dir(job_id, create=False) / "storyline.json"
+    if not path.is_file():
+        return [], {}
+    story = Storyline.model_validate_json(path.read_text(encoding="utf-8"))
+    job = ws.load_job(job_id)
+    names = {m.id: m.original_name for m in load_library(ws, job.product_id)} if job.product_id != "pending" else {}
+    return [f"beat {b.index + 1}: {b.reason}" for b in story.beats], {names.get(k, k): v for k, v in story.left_out.items()}
 
 
 def cmd_make(a: argparse.Namespace) -> int:
     from agents.state import MakeRequest
 
-    return _make(MakeRequest(materials_dir=a.materials, product_path=a.product, music_path=a.music, brief=a.brief or "",
-                             duration_s=a.duration, aspect=a.aspect, resolution_p=a.resolution, out_path=a.out))
+    return _make(MakeRequest(materials_dir=a.materials, product_path=a.product, music_path=a.music, hero_path=a.hero,
+                             brief=a.brief or "", duration_s=a.duration, aspect=a.aspect, resolution_p=a.resolution, out_path=a.out))
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
@@ -189,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--materials", required=True, help="folder of photos and clips")
     s.add_argument("--product", required=True, help="ProductInfo JSON or `aspect：point、point` text")
     s.add_argument("--music", help="background music file")
+    s.add_argument("--hero", help="the photo that shows the product best: it opens the video and anchors relevance")
     s.add_argument("--brief", help='what you want, e.g. "15 s vertical video for Double 11, upbeat"')
     s.add_argument("--duration", type=float, help="length in seconds (overrides the brief)")
     s.add_argument("--aspect", choices=["9:16", "1:1", "16:9"], help="frame aspect (overrides the brief)")

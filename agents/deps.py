@@ -2,7 +2,7 @@
 
     role        embedded default (always there)       served / optional
     narrator    embedded knowledge-grounded narrator   vLLM (serving/narrator_client.py)
-    speech      espeak-ng                              OpenAI-compatible speech endpoint
+    speech      espeak-ng                              neural Piper voice (onnxruntime), OpenAI-compatible endpoint
     planner     rule-based brief parser                planner model over vLLM (tool call)
     encoder     classic descriptors + lexical text     open_clip / Chinese-CLIP (local weights)
 
@@ -26,10 +26,12 @@ from tools.understand.index import EncoderChoice
 
 @dataclass(frozen=True)
 class SpeechChoice:
-    """The speech engine and, for the endpoint, where it is (the key stays in the environment)."""
+    """The speech engine; for the endpoint, where it is (the key stays in the environment); for
+    the neural voice, the voice files (none: the packaged English voice)."""
 
     engine: str = "espeak"
     endpoint: SpeechEndpoint | None = None
+    voices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,10 @@ def build_deps(settings: Settings | None = None) -> Deps:
         parser = LLMBriefParser(ChatClient.from_settings(s))
     speech = SpeechChoice()
     if check_backend("speech", s.tts) == "openai":
-        speech = SpeechChoice("openai", SpeechEndpoint(base_url=s.tts_base_url, model=s.tts_model, voice=s.tts_voice,
+        speech = SpeechChoice("openai", SpeechEndpoint(base_url=s.tts_base_url, model=s.tts_model, voice=s.tts_voice or "alloy",
                                                        timeout_s=s.tts_timeout_s))
+    elif s.tts == "piper":
+        speech = SpeechChoice("piper", voices=tuple(v.strip() for v in s.tts_voice.split(",") if v.strip()))
     encoder = EncoderChoice(name=check_backend("encoder", s.encoder), model=s.encoder_model,  # type: ignore[arg-type]
                             checkpoint=s.encoder_checkpoint)
     return Deps(narrator=narrator, brief_parser=parser, speech=speech, encoder=encoder)

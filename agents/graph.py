@@ -47,6 +47,7 @@ from tools.understand.index import index_materials, material_text, search_materi
 from tools.understand.ingest import ingest_materials
 from tools.understand.ocr import read_text_boxes
 from tools.understand.product import load_product
+from tools.understand.relevance import rate_relevance
 from tools.understand.select import select_materials
 from tools.understand.shots import split_clips
 
@@ -60,9 +61,10 @@ STEP_READS: dict[Step, frozenset[str]] = {
     "brief": frozenset({"request"}),
     "ingest": frozenset({"request", "product_id"}),
     "retrieve": frozenset({"materials", "spec.emphasis"}),
-    "score": frozenset({"materials", "spec.emphasis"}),
+    "score": frozenset({"materials", "product", "hero_id", "spec.emphasis"}),
     "music": frozenset({"music_path", "spec.duration_s", "spec.mood", "spec.tempo_bpm"}),
-    "storyline": frozenset({"materials", "clip_shots", "music", "product", "language", "spec.duration_s", "spec.resolution_p"}),
+    "storyline": frozenset({"materials", "clip_shots", "music", "product", "language", "hero_id", "left_out", "spec.duration_s",
+                            "spec.resolution_p", "spec.emphasis"}),
     "draft": frozenset({"storyline", "product", "language", "lines"}),
     "review": frozenset({"storyline", "lines", "auto_approve"}),
     "narrate": frozenset({"storyline", "product", "language", "lines"}),
@@ -151,6 +153,17 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
             raise InfeasibleError(f"no usable photos or clips in {req.materials_dir}" + (f"; skipped: {skipped}" if skipped else ""),
                                   hint="add JPEG/PNG/WebP photos or MP4/MOV/MKV/WebM clips"
                                   + (" (the other files were skipped, see warnings)" if ing.skipped else ""))
+        hero_id = None
+        if req.hero_path:
+            with ws.product_lock(pid):
+                her = call(ingest_materials, {"product_id": pid, "paths": [req.hero_path], "workspace": str(ws.root)})
+            hero = next((m for m in her.materials if her.taken and m.id == her.taken[0] and m.kind == "image"), None)
+            if hero is None:
+                notes.append(note(st, f"hero photo not used: {her.skipped[0].reason if her.skipped else 'not a photo'}"))
+            else:
+                hero_id = hero.id
+                if hero.id not in {m.id for m in visual}:
+                    visual.insert(0, hero)
         music_path = None
         if req.music_path:
             with ws.product_lock(pid):
@@ -160,7 +173,7 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
                 notes.append(note(st, f"music not used: {mus.skipped[0].reason if mus.skipped else 'not an audio file'}"))
             else:
                 music_path = got[mus.taken[0]].path
-        return {"materials": [m.model_dump(mode="json") for m in visual], "music_path": music_path, "notes": notes}
+        return {"materials": [m.model_dump(mode="json") for m in visual], "music_path": music_path, "hero_id": hero_id, "notes": notes}
 
     def retrieve(st: PlanState) -> dict[str, Any]:
         """Index the library's photos and put what the brief stresses first."""
@@ -187,11 +200,21 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         return {"materials": [m.model_dump(mode="json") for m in ranked], "notes": notes + [f"materials ranked for: {', '.join(emphasis)}"]}
 
     def score(st: PlanState) -> dict[str, Any]:
-        """Near-duplicates out, scores in, order set (``select_materials``); clips split into shots."""
+        """Near-duplicates out, scores in (``select_materials``); printed text read and relevance to the
+        product rated (``read_text_boxes``, ``rate_relevance``); clips split into shots."""
         sel = call(select_materials, {"workspace": str(ws.root), "product_id": st["product_id"], "materials": st["materials"],
-                                      "keep_order": bool(_spec(st).emphasis)})
+                                      "keep_order": bool(_spec(st).emphasis), "hero_id": st.get("hero_id")})
         notes = list(sel.notes)
-        clips = [{"id": m.id, "path": m.path} for m in sel.materials if m.kind == "video"]
+        mats = list(sel.materials)
+        texts: dict[str, str] = {}
+        photos = [{"id": m.id, "path": m.path} for m in mats if m.kind == "image"]
+        if photos and get_settings().subtitle_ocr:
+            try:
+                texts = call(read_text_boxes, {"workspace": str(ws.root), "photos": photos}).texts
+            except AdReelError as e:  # no OCR engine: relevance from names and pictures only
+                notes.append(note(st, f"printed text not read ({e})"))
+        mats = [m.model_copy(update={"ocr_text": texts.get(m.id, m.ocr_text)}) for m in mats]
+        clips = [{"id": m.id, "path": m.path} for m in mats if m.kind == "video"]
         shots: dict[str, list[tuple[float, float]]] = {}
         if clips:
             try:
@@ -201,7 +224,18 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         split = sum(len(v) > 1 for v in shots.values())
         if split:
             notes.append(f"{split} clip(s) split into their shots")
-        return {"materials": [m.model_dump(mode="json") for m in sel.materials],
+        items = [{"id": m.id, "path": str(ws.abs(m.path)), "at_s": None if m.kind == "image" else round((m.duration_s or 0.0) / 2, 3),
+                  "text": material_text(original_name=m.original_name, caption=m.caption, ocr_text=m.ocr_text)} for m in mats]
+        rel = call(rate_relevance, {"product": st["product"], "items": items, "hero_id": st.get("hero_id")})
+        by_id = {r.id: r for r in rel.items}
+        mats = [m.model_copy(update={"quality": {**m.quality, "relevance": by_id[m.id].relevance, "reference": by_id[m.id].reference,
+                                                 "text_match": by_id[m.id].text, "packshot": by_id[m.id].packshot,
+                                                 "shot_size": by_id[m.id].shot_size},
+                                     "shows_facts": by_id[m.id].facts}) for m in mats]
+        if rel.reference_id:
+            ref = next(m.original_name for m in mats if m.id == rel.reference_id)
+            notes.append(f"relevance measured against '{ref}' ({rel.reference_why})")
+        return {"materials": [m.model_dump(mode="json") for m in mats], "left_out": dict(sel.left_out),
                 "clip_shots": {k: [list(x) for x in v] for k, v in shots.items()}, "notes": notes}
 
     def music(st: PlanState) -> dict[str, Any]:
@@ -226,8 +260,10 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         fps = render_spec(spec).fps
         story = call(plan_storyline, {"materials": st["materials"], "product": st["product"], "duration_s": spec.duration_s,
                                       "fps": fps, "language": st["language"], "cut_grid_s": grid,
-                                      "clip_shots": st.get("clip_shots") or {}})
-        if cuts_off_grid(story, grid, fps):
+                                      "clip_shots": st.get("clip_shots") or {}, "hero_id": st.get("hero_id"),
+                                      "emphasis": spec.emphasis, "left_out": st.get("left_out") or {}})
+        notes += [note(st, n) for n in story.notes]
+        if cuts_off_grid(story, grid, fps) and not story.notes:
             notes.append("the material could not be cut on the music's bars everywhere; some cuts fall between bars")
         atomic_write_model(ws.job_dir(st["job_id"]) / "storyline.json", story)
         return {"storyline": story.model_dump(mode="json"), "music_offset_s": offset, "notes": notes}

@@ -22,6 +22,8 @@ class MakeRequest(Model):
     """Product facts: ProductInfo JSON or ``aspect：facts`` text."""
     music_path: str | None = None
     """Background music, or None for generated music."""
+    hero_path: str | None = None
+    """The photo that shows the product best (it opens the video and is the reference for relevance)."""
     brief: str = ""
     """The chat brief ("15 s vertical video for Double 11, stress the texture, upbeat")."""
     duration_s: float | None = None
@@ -44,6 +46,8 @@ class PlanState(TypedDict, total=False):
     product_id: str
     language: str
     materials: list[dict[str, Any]]  # visual Materials chosen for this job
+    hero_id: str | None            # the material the user marked as the hero
+    left_out: dict[str, str]       # material id → why it is not used (near-duplicate, blurred, off-topic …)
     clip_shots: dict[str, list[list[float]]]  # material id → shots [start_s, end_s] of each clip
     music_path: str | None
     music: dict[str, Any] | None   # MusicAnalysis when available

@@ -107,7 +107,7 @@ def test_make_en_vertical_with_music(bag_case: tuple[Path, Path], media_dir: Pat
     _assert_cuts_on_bars(job, tl)
     assert {c.material_id for c in tl.video} and any(not c.is_still for c in tl.video) and any(c.is_still for c in tl.video)
     # printed text on every photo used was read, so that subtitles can move off it
-    assert all((_isolated_workspace / "cache" / "ocr" / f"{c.material_id}.json").is_file() for c in tl.video if c.is_still)
+    assert all((_isolated_workspace / "cache" / "ocr" / f"{c.material_id}.v2.json").is_file() for c in tl.video if c.is_still)
     for line, beat_clip, voice in zip(tl.narration, tl.video, tl.voice):
         assert line.in_range, line
         assert voice.start_s >= beat_clip.start_s and voice.start_s + voice.duration_s <= beat_clip.start_s + beat_clip.duration_s + 1e-3

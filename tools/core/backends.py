@@ -24,7 +24,7 @@ T = TypeVar("T")
 #: role → backend name → how a user reads it (the first name of each role is its embedded default).
 BACKENDS: dict[str, dict[str, str]] = {
     "narrator": {"embedded": "the embedded narrator", "vllm": "the served narrator (vLLM)"},
-    "speech": {"espeak": "espeak-ng", "openai": "the speech endpoint"},
+    "speech": {"espeak": "espeak-ng", "piper": "the neural voice (Piper/VITS)", "openai": "the speech endpoint"},
     "planner": {"rules": "the rule-based planner", "llm": "the planner model"},
     "encoder": {"classic": "the classic encoder", "open_clip": "the open_clip encoder", "chinese_clip": "the Chinese-CLIP encoder"},
 }

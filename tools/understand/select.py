@@ -1,10 +1,13 @@
-"""Which of a job's materials go forward, in what order, with which scores.
+"""A job's materials with their scores, in order, and which are near-duplicates.
 
-Near-duplicate photos are left out keeping the best copy (survey §4.1.1: duplicate removal
-keeping the better one; ``assess_quality``); every remaining photo and clip gets its cognitive
-property scores (survey §4.3.2, ``score_materials``); the order is the retrieval order when the
-brief stresses something (emphasised material first), otherwise most persuasive first. The
-scores are written back to the product library so that later jobs and searches see them.
+Near-duplicate photos are marked, keeping the best copy of each group (survey §4.1.1: duplicate
+removal keeping the better one; ``assess_quality``) — the hero photo, when the user marked one,
+is always the copy kept. Marked copies stay in the list with their reason: the storyline leaves
+them out while better material can fill the video and takes them back (before off-topic
+material) when it cannot. Every photo and clip gets its cognitive property scores (survey
+§4.3.2, ``score_materials``); the order is the retrieval order when the brief stresses something
+(emphasised material first), otherwise most persuasive first. The scores are written back to
+the product library so that later jobs and searches see them.
 """
 
 from __future__ import annotations
@@ -26,15 +29,17 @@ class SelectMaterialsInput(Model):
     """Photos and clips of the job, in retrieval order."""
     keep_order: bool = False
     """Keep the given (retrieval) order instead of sorting by persuasiveness."""
+    hero_id: str | None = None
+    """The photo the user marked as the hero: the copy kept in its duplicate group."""
 
 
 class SelectMaterialsOutput(Model):
     """The materials that go forward."""
 
     materials: list[Material]
-    """Kept materials in order, with quality and ``cpa_*`` scores in ``quality``."""
+    """All materials in order, with quality and ``cpa_*`` scores in ``quality``."""
     left_out: dict[str, str]
-    """Material id → why it was left out."""
+    """Material id → why it should be left out (a near-duplicate of a better copy)."""
     notes: list[str]
     """What the user should know."""
 
@@ -53,16 +58,17 @@ def select_materials(inp: SelectMaterialsInput) -> SelectMaterialsOutput:
     qual: dict[str, dict[str, float]] = {}
     if len(imgs) > 1:
         q = assess_quality(AssessQualityInput(paths=list(imgs)))
-        for g in q.duplicates:
-            for d in g.drop:
-                if d in imgs:
-                    left_out[imgs[d].id] = "near-duplicate of a better copy"
-        if left_out:
-            notes.append(f"left out {len(left_out)} near-duplicate photo(s): "
-                         + ", ".join(m.original_name for m in mats if m.id in left_out))
-            mats = [m for m in mats if m.id not in left_out]
         qual = {imgs[x.path].id: {k: float(v) for k, v in x.metrics.model_dump().items() if isinstance(v, (int, float))}
                 for x in q.images if x.path in imgs}
+        for g in q.duplicates:
+            group = [imgs[k] for k in (g.keep, *g.drop) if k in imgs]
+            keep = next((m for m in group if m.id == inp.hero_id), imgs.get(g.keep))
+            for m in group:
+                if keep is not None and m.id != keep.id:
+                    left_out[m.id] = f"near-duplicate of '{keep.original_name}'"
+        if left_out:
+            notes.append(f"{len(left_out)} near-duplicate photo(s): "
+                         + ", ".join(m.original_name for m in mats if m.id in left_out))
     items = [{"id": m.id, "path": str(ws.abs(m.path)), **({"start_s": 0.0, "end_s": m.duration_s} if m.kind == "video" else {})}
              for m in mats]
     sc = {x.id: x.scores for x in score_materials(ScoreMaterialsInput.model_validate({"items": items})).items}
