@@ -109,6 +109,14 @@ def _story(st: PlanState) -> Storyline:
     return Storyline.model_validate(st["storyline"])
 
 
+def _user_music_va(st: PlanState) -> tuple[float, float] | None:
+    """Valence and arousal of the seller's own music (None for generated music or none)."""
+    ma = st.get("music") or {}
+    if ma.get("source") != "user" or ma.get("valence") is None or ma.get("arousal") is None:
+        return None
+    return float(ma["valence"]), float(ma["arousal"])
+
+
 def _language(st: PlanState) -> Language:
     return "en" if st["language"] == "en" else "zh"
 
@@ -261,7 +269,8 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         story = call(plan_storyline, {"materials": st["materials"], "product": st["product"], "duration_s": spec.duration_s,
                                       "fps": fps, "language": st["language"], "cut_grid_s": grid,
                                       "clip_shots": st.get("clip_shots") or {}, "hero_id": st.get("hero_id"),
-                                      "emphasis": spec.emphasis, "left_out": st.get("left_out") or {}})
+                                      "emphasis": spec.emphasis, "left_out": st.get("left_out") or {},
+                                      "music_va": _user_music_va(st)})
         notes += [note(st, n) for n in story.notes]
         if cuts_off_grid(story, grid, fps) and not story.notes:
             notes.append("the material could not be cut on the music's bars everywhere; some cuts fall between bars")

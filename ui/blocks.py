@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from tools.understand.ingest import AUDIO_EXT
 
 MAX_FILES = 40
 MAX_FILE_MB = 500
-HEADERS = ["#", "shot", "in_s", "out_s", "label", "narration"]
+HEADERS = ["#", "shot", "in_s", "out_s", "label", "narration", "why this shot"]
 HELP = ("Edits I understand: 'shorter', 'make it 10 s', 'square version', 'put the texture shot first', "
         "'make line 2 a call to action', 'calmer music', 'undo' (and the same in Chinese: 缩短, 方形, 第2句改成引导购买, 撤销 …).")
 
@@ -35,8 +36,19 @@ def _table(story: dict | None, lines: list[dict] | None) -> list[list[Any]]:
     if not story:
         return []
     text = {ln["beat_index"]: ln["text"] for ln in (lines or [])}
-    return [[b["index"] + 1, b["reason"].split(" shown")[0], round(b["in_s"], 2), round(b["out_s"], 2), b["label"], text.get(b["index"], "")]
-            for b in story["beats"]]
+    return [[b["index"] + 1, b["reason"].split(", ")[0], round(b["in_s"], 2), round(b["out_s"], 2), b["label"], text.get(b["index"], ""),
+             b["reason"].split(", ", 1)[-1]] for b in story["beats"]]
+
+
+def _left_out(ws: Workspace, st: Mapping[str, Any]) -> list[str]:
+    """One line per material the storyline does not use, with the reason."""
+    from tools.understand.ingest import load_library
+
+    left = (st.get("storyline") or {}).get("left_out") or {}
+    if not left or not st.get("product_id"):
+        return []
+    names = {m.id: m.original_name for m in load_library(ws, st["product_id"])}
+    return [f"not used: {names.get(k, k)} — {why}" for k, why in left.items()]
 
 
 def _outputs(planner: Planner, job_id: str | None) -> tuple[Any, Any, Any, Any, list[str]]:
@@ -101,8 +113,9 @@ def build_ui(ws: Workspace) -> gr.Blocks:
             session["job"] = job_id
             job = ws.load_job(job_id)
             msg = f"Here is the storyline for a {job.brief.duration_s:g} s {job.brief.aspect} video. Each shot has a draft voice-over line: edit labels or lines in the table, then press Approve."
-            if job.warnings:
-                msg += "\n\n" + "\n".join(f"- {w}" for w in job.warnings)
+            notes = job.warnings + _left_out(ws, pl.state(job_id))
+            if notes:
+                msg += "\n\n" + "\n".join(f"- {w}" for w in notes)
             history.append({"role": "assistant", "content": msg})
         except AdReelError as e:
             history.append({"role": "assistant", "content": f"⚠️ {e.message}" + (f"\n\nWhat to do: {e.hint}" if e.hint else "")})

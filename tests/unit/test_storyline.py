@@ -167,3 +167,20 @@ def test_near_duplicates_are_taken_back_before_off_topic_material() -> None:
     long = _plan(mats, 15, left_out=marked)
     used = {b.material_id for b in long.beats}
     assert used == {m["id"] for m in mats[:3]} and any("near-duplicate" in n for n in long.notes)
+
+
+def test_music_driven_mode_on_a_clip_rich_library() -> None:
+    """Seller's music and many clip shots: the montage knapsack picks shots in their order on whole bars."""
+    clips = [_clip(i, 12.0, relevance=0.6, cpa_valence=0.2 + 0.2 * i, cpa_arousal=0.7) for i in range(3)]
+    shots = {c["id"]: [(0.0, 3.0), (3.0, 6.5), (6.5, 9.0), (9.0, 12.0)] for c in clips}
+    grid = [k * 2.0 for k in range(1, 12)]
+    s = _plan(clips + [_photo(0, **GOOD)], 16, clip_shots=shots, cut_grid_s=grid, music_va=(0.6, 0.7))
+    assert any("music-driven" in n for n in s.notes)
+    assert sum(round(b.duration_s * 30) for b in s.beats) == 16 * 30
+    cuts = list(itertools.accumulate(round(b.duration_s * 30) for b in s.beats))[:-1]
+    assert all(c in {round(g * 30) for g in grid} for c in cuts)
+    order = [(int(b.material_id, 16), float(b.in_s)) for b in s.beats]
+    assert order == sorted(order)  # chronological within and across clips, as the montage keeps them
+    # without the seller's music (generated music has no say), the product-first storyline runs
+    s2 = _plan(clips + [_photo(0, **GOOD)], 16, clip_shots=shots, cut_grid_s=grid)
+    assert not any("music-driven" in n for n in s2.notes) and s2.beats[0].material_id == _photo(0)["id"]

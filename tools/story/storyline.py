@@ -23,6 +23,12 @@
    order_units`: Held–Karp, exact up to 12 beats, else 2-opt): wide before close (shot size),
    coherence (distance to the product should not grow), graphic discontinuity between neighbours.
    The opening and closing beats show the product itself (the hero or the best packshot).
+6. **Music-driven mode** (montage §3.4): when the seller gives music and the library is rich in
+   clip shots (at least :data:`MONTAGE_MIN_SHOTS`, and more clip shots than good photos), the
+   emotion-aware knapsack of ``solve_montage`` (Algorithm 1, hard scene constraint) picks shots
+   in their chronological order whose whole-bar durations fill the bars exactly, maximising the
+   match between each shot's valence/arousal and the music's; the storyline's notes say which
+   mode ran and why.
 5. **Labels and facts, jointly** (narrator §3; :func:`~tools.story.labels.predict_labels`): the
    label sequence maximises the E-SyncVidStory Markov model (start, transitions, position, end)
    plus what each shot supports: a shot whose printed text states a fact takes that fact's label
@@ -61,6 +67,8 @@ STEP_S = 0.5
 W_RELEVANCE, W_PERSUASION, W_QUALITY = 0.5, 0.3, 0.2
 #: Added to s_u of material that matches what the brief stresses ("stress the texture").
 EMPHASIS = 0.3
+#: Music-driven mode needs at least this many usable clip shots (montage §3.4 works on footage).
+MONTAGE_MIN_SHOTS = 8
 #: Cost of a beat's length away from the target length (per second of squared relative deviation).
 LENGTH_COST = 0.1
 #: Emission weights of the label decoder (log-scores added to the Markov model's).
@@ -213,6 +221,8 @@ class PlanStorylineInput(Model):
     """What the brief stresses ("texture", "质地"): more and earlier beats."""
     left_out: dict[str, str] = Field(default_factory=dict)
     """Materials marked upstream (near-duplicates), with their reasons: left out unless needed."""
+    music_va: tuple[float, float] | None = None
+    """Valence and arousal of the seller's own music (None: no music, or generated music)."""
 
 
 def _steps(total_f: int, fps: int, grid_s: list[float], min_f: int) -> list[int]:
@@ -231,6 +241,36 @@ def _steps(total_f: int, fps: int, grid_s: list[float], min_f: int) -> list[int]
     steps = [q] * max(1, total_f // q)
     steps[-1] += total_f - sum(steps)
     return steps
+
+
+def montage_plan(units: list[Unit], pool: list[int], step_f: list[int], fps: int, duration_s: float,
+                 music_va: tuple[float, float]) -> list[tuple[int, int]] | None:
+    """Music-driven selection (module docstring, step 6): the clip shots of ``pool`` in
+    chronological order, scenes = clips, score = closeness of the shot's valence/arousal to the
+    music's, whole bars filling ``step_f`` exactly. None when the montage solver finds no fill."""
+    from tools.core.errors import AdReelError
+    from tools.story.montage import MontageShotIn, SolveMontageInput, solve_montage
+
+    n_bars, mean_f, longest_f = len(step_f), sum(step_f) / len(step_f), max(step_f)
+    shots = [i for i in pool if not units[i].still]
+    clip_of = {m_id: k for k, m_id in enumerate(dict.fromkeys(units[i].m.id for i in shots))}
+    items = []
+    for i in shots:
+        u = units[i]
+        va = (u.score("cpa_valence", 0.5), u.score("cpa_arousal", 0.5))
+        closeness = 1.0 - math.dist(va, music_va) / math.sqrt(2)
+        # a shot covers at most two target lengths; shrunk so that its bars fit wherever they fall
+        usable_s = min(u.capacity_s(), 2 * get_settings().target_shot_s) * mean_f / longest_f
+        if usable_s * fps >= mean_f:
+            items.append(MontageShotIn(id=str(i), scene=clip_of[u.m.id], duration_s=usable_s, score=closeness))
+    if not items:
+        return None
+    max_scenes = max(2, min(len(clip_of), round(duration_s / 5)))
+    try:
+        out = solve_montage(SolveMontageInput(shots=items, bar_s=mean_f / fps, n_bars=n_bars, max_scenes=max_scenes, mode="hard"))
+    except AdReelError:
+        return None
+    return [(int(seg.id), seg.n_bars) for seg in out.segments]
 
 
 def _feature(u: Unit) -> list[float]:
@@ -347,10 +387,21 @@ def plan_storyline(inp: PlanStorylineInput) -> Storyline:
     for i in taken_back:
         if any(i == p[0] for p in plan):
             notes.append(f"used {units[i].describe()} although it is {weak[i]}: the better material could not fill {inp.duration_s:g} s")
-    chosen = [units[i] for i, _ in plan]
-    order, method = order_beats(chosen, inp.hero_id)
-    plan = [plan[k] for k in order]
-    chosen = [chosen[k] for k in order]
+    n_clip_shots = sum(not units[i].still for i in good)
+    montage = None
+    if grid and inp.music_va and n_clip_shots >= MONTAGE_MIN_SHOTS and n_clip_shots > len(good) - n_clip_shots:
+        montage = montage_plan(units, good, _steps(total_f, fps, grid, min_f), fps, inp.duration_s, inp.music_va)
+    if montage:
+        plan = montage
+        notes.append(f"music-driven mode: {n_clip_shots} clip shots and the seller's music, so the emotion-aware montage "
+                     "knapsack picked shots in their order to fill whole bars")
+        chosen = [units[i] for i, _ in plan]
+        method = "montage order (chronological)"
+    else:
+        chosen = [units[i] for i, _ in plan]
+        order, method = order_beats(chosen, inp.hero_id)
+        plan = [plan[k] for k in order]
+        chosen = [chosen[k] for k in order]
     # lengths in frames: whole steps (bars), which sum exactly to the duration
     step_f = _steps(total_f, fps, grid, min_f)
     bounds, acc = [0], 0
@@ -385,7 +436,8 @@ def plan_storyline(inp: PlanStorylineInput) -> Storyline:
         sc = {"relevance": round(u.score("relevance", 0.5), 3), "persuasiveness": round(u.score("cpa_persuasiveness", 0.5), 3),
               "quality": round(u.score("quality", 0.6), 3), "value": round(scores[units.index(u)], 3)}
         says = f"says {fact[1]!r} printed on it" if fact and aspect == fact[0] else f"talks about {aspect}" if aspect else "recommends the product"
-        role = "opens with the product" if k == 0 else "closes on the product" if k == len(chosen) - 1 else method
+        role = (method if montage else "opens with the product" if k == 0 else "closes on the product" if k == len(chosen) - 1
+                else method)
         beats.append(StoryBeat(index=k, shot_id=u.id, material_id=u.m.id, in_s=in_s, out_s=round(in_s + d, 6), duration_s=round(d, 6),
                                label=lab, word_min=lo, word_max=hi, aspect=aspect, fact=fact[1] if fact and aspect == fact[0] else None,
                                scores=sc, reason=f"{u.describe()}, {d:.2f} s, {lab}: relevance {sc['relevance']:.2f}, "
