@@ -234,7 +234,11 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
             notes.append(f"{split} clip(s) split into their shots")
         items = [{"id": m.id, "path": str(ws.abs(m.path)), "at_s": None if m.kind == "image" else round((m.duration_s or 0.0) / 2, 3),
                   "text": material_text(original_name=m.original_name, caption=m.caption, ocr_text=m.ocr_text)} for m in mats]
-        rel = call(rate_relevance, {"product": st["product"], "items": items, "hero_id": st.get("hero_id")})
+        payload = {"product": st["product"], "items": items, "hero_id": st.get("hero_id")}
+        rel, fb = with_fallback("encoder", deps.encoder.name, lambda: call(rate_relevance, {**payload, "encoder": deps.encoder}),
+                                lambda: call(rate_relevance, payload))
+        if fb:
+            notes.append(note(st, fb))
         by_id = {r.id: r for r in rel.items}
         mats = [m.model_copy(update={"quality": {**m.quality, "relevance": by_id[m.id].relevance, "reference": by_id[m.id].reference,
                                                  "text_match": by_id[m.id].text, "packshot": by_id[m.id].packshot,

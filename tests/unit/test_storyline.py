@@ -6,6 +6,8 @@ against an exhaustive search that shares no code with it."""
 from __future__ import annotations
 
 import itertools
+import tempfile
+from pathlib import Path
 import math
 
 import pytest
@@ -184,3 +186,38 @@ def test_music_driven_mode_on_a_clip_rich_library() -> None:
     # without the seller's music (generated music has no say), the product-first storyline runs
     s2 = _plan(clips + [_photo(0, **GOOD)], 16, clip_shots=shots, cut_grid_s=grid)
     assert not any("music-driven" in n for n in s2.notes) and s2.beats[0].material_id == _photo(0)["id"]
+
+
+def test_a_clip_encoder_adds_the_image_text_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a shared image–text space (CLIP), a frame that matches the product's words counts as
+    relevant without a reference match. A scripted encoder stands in for CLIP (no weights ship
+    offline): it maps a red frame and the word 'red' to the same direction."""
+    import numpy as np
+
+    import tools.understand.encoders as encoders
+    from tools.core.registry import call
+    from tools.understand.relevance import rate_relevance
+
+    class Scripted:
+        name, dim, text_dim, shared_space = "open_clip", 2, 2, True
+
+        def encode_images(self, images):  # noqa: ANN001, ANN202
+            return np.array([[1.0, 0.0] if float(np.asarray(im)[..., 0].mean()) > 150 else [0.0, 1.0] for im in images])
+
+        def encode_texts(self, texts):  # noqa: ANN001, ANN202
+            return np.array([[0.995, 0.0998] if "red" in t else [0.0998, 0.995] for t in texts])
+
+    monkeypatch.setattr(encoders, "get_encoder", lambda *a, **k: Scripted())
+    from PIL import Image
+
+    paths = []
+    for name, colour in (("red.png", (220, 30, 30)), ("blue.png", (30, 30, 220))):
+        path = Path(tempfile.mkdtemp()) / name
+        noise = np.random.default_rng(0).integers(0, 30, (96, 96, 3))
+        Image.fromarray(np.clip(noise + np.array(colour), 0, 255).astype(np.uint8)).save(path)
+        paths.append(str(path))
+    product = {"name": "red kettle", "language": "en", "aspects": []}
+    items = [{"id": "a", "path": paths[0]}, {"id": "b", "path": paths[1]}]
+    got = {r.id: r for r in call(rate_relevance, {"product": product, "items": items, "encoder": {"name": "open_clip"}}).items}
+    base = {r.id: r for r in call(rate_relevance, {"product": product, "items": items}).items}
+    assert got["a"].image_text > 0.9 and got["b"].image_text == 0.0 and base["a"].image_text == 0.0

@@ -18,8 +18,11 @@ off-topic is filtered before selection; §3.1: retrieval by image and by text):
 * **text match** — lexical overlap between the product's name and facts and what is known of the
   material: printed text (OCR), caption, and the words of its file name.
 * **packshot** — plain, bright border with the salient mass in the middle.
+* **image–text match** (only with a CLIP-like encoder configured, ``ADREEL_ENCODER=open_clip``
+  or ``chinese_clip`` with local weights): the cosine between the frame and the product's name
+  and facts in the shared space, mapped linearly from :data:`CLIP_ZERO` (0) to :data:`CLIP_FULL` (1).
 
-``relevance = max(reference, text, w·packshot)``: any one strong signal suffices. A packshot that
+``relevance = max(reference, text, image–text, w·packshot)``: any one strong signal suffices. A packshot that
 does not match the reference is probably another product: with a hero the user marked, it counts
 little (w = 0.2, below the off-topic line); with a reference chosen automatically it is half-way
 relevant (w = 0.5), since the automatic choice may have picked the wrong one. :func:`facts_shown` says which facts the
@@ -37,6 +40,7 @@ from pydantic import Field
 from tools.core.images import as_rgb
 from tools.core.models import Model, ProductInfo
 from tools.core.registry import register
+from tools.understand.index import EncoderChoice
 
 #: Side the images are reduced to before SIFT (enough keypoints on a product, 20–60 ms on a CPU).
 MATCH_SIDE_PX = 640
@@ -51,6 +55,10 @@ MATCH_FULL = 0.08
 #: A printed text states a fact when at least this share of the fact's words (en) or
 #: character bigrams (zh) appear in it.
 FACT_SHOWN = 0.6
+#: CLIP image–text cosines mapped to 0 and 1: with ViT-B/32 a caption that names what is shown
+#: typically scores about 0.28–0.33 and an unrelated one 0.12–0.20 (Radford et al. 2021, zero-shot
+#: scores); not measured here, as no CLIP weights can be installed offline (PLATFORM.md).
+CLIP_ZERO, CLIP_FULL = 0.18, 0.30
 #: Below this relevance a material is called off-topic (when better material can fill the video).
 OFF_TOPIC = 0.25
 
@@ -156,6 +164,23 @@ def facts_shown(product: ProductInfo, text: str) -> list[tuple[str, str, float]]
     return sorted(out, key=lambda x: -x[2])
 
 
+def image_text_match(encoder: EncoderChoice, product: ProductInfo, frames: list[np.ndarray]) -> np.ndarray:
+    """Per frame, the CLIP-space match between the frame and the product's name and facts, in
+    [0, 1]; zeros when the encoder has no shared image–text space (the classic default).
+
+    Raises:
+        BackendUnavailable: the configured encoder cannot be loaded (the caller falls back).
+    """
+    if encoder.name == "classic" or not frames:
+        return np.zeros(len(frames))
+    enc = encoder.build()
+    if not enc.shared_space:
+        return np.zeros(len(frames))
+    text = ", ".join([product.name, *(p for _, p in product.points())])[:300]
+    cos = enc.encode_images(frames) @ enc.encode_texts([text])[0]
+    return np.clip((cos - CLIP_ZERO) / (CLIP_FULL - CLIP_ZERO), 0.0, 1.0)
+
+
 def name_words(original_name: str) -> str:
     """The words of a file name (``magento_mb01-blue-0.jpg`` → ``magento mb01 blue 0``)."""
     return " ".join(w for w in re.split(r"[\W_]+", Path(original_name).stem) if w)
@@ -184,6 +209,8 @@ class RateRelevanceInput(Model):
     """Photos and clips."""
     hero_id: str | None = None
     """The material the user marked as showing the product (the reference)."""
+    encoder: EncoderChoice = Field(default_factory=EncoderChoice)
+    """Image/text encoder: a CLIP-like one (shared space) adds the image–text match; classic adds nothing."""
 
 
 class Relevance(Model):
@@ -199,6 +226,8 @@ class Relevance(Model):
     """Plain bright border around a central object."""
     shot_size: float = Field(ge=0, le=1)
     """Framing: 0 wide, 1 close-up."""
+    image_text: float = Field(default=0.0, ge=0, le=1)
+    """Image–text match to the product in a CLIP space (0 without such an encoder)."""
     relevance: float = Field(ge=0, le=1)
     """max(reference, text, w·packshot) (module docstring)."""
     facts: list[str] = Field(default_factory=list)
@@ -241,14 +270,16 @@ def rate_relevance(inp: RateRelevanceInput) -> RateRelevanceOutput:
         else:
             ref_id = max(photos, key=lambda i: packs[i])
             why = "the most packshot-like photo (no hero marked)"
+    clip = image_text_match(inp.encoder, inp.product, [frames[it.id] for it in inp.items])
+    clip_of = {it.id: float(c) for it, c in zip(inp.items, clip)}
     feats = {i: keypoints(f) for i, f in frames.items()}
     # SIFT is not mirror-invariant: a mirrored copy of the product is matched against a mirrored reference
     refs = [feats[ref_id], keypoints(np.ascontiguousarray(frames[ref_id][:, ::-1]))] if ref_id else []
     out = []
     for it in inp.items:
         ref = 1.0 if it.id == ref_id else max((reference_match(r, feats[it.id]) for r in refs), default=0.0)
-        rel = max(ref, texts[it.id], (0.2 if why.startswith("marked") else 0.5) * packs[it.id])
+        rel = max(ref, texts[it.id], clip_of[it.id], (0.2 if why.startswith("marked") else 0.5) * packs[it.id])
         facts = [f"{a}：{p}" for a, p, _ in facts_shown(inp.product, it.text)]
         out.append(Relevance(id=it.id, reference=round(ref, 4), text=texts[it.id], packshot=packs[it.id], relevance=round(rel, 4),
-                             shot_size=shot_size(frames[it.id]), facts=facts))
+                             shot_size=shot_size(frames[it.id]), image_text=round(clip_of[it.id], 4), facts=facts))
     return RateRelevanceOutput(items=out, reference_id=ref_id, reference_why=why)
