@@ -18,7 +18,7 @@ from langgraph.types import Command
 
 from agents.deps import Deps, build_deps
 from agents.graph import STEPS, Node, Step, build_graph, first_step_reading
-from agents.state import MakeRequest, PlanState
+from agents.state import MakeRequest, PlanState, check_out_path
 from tools.core.errors import AdReelError, ToolInputError
 from tools.core.models import BriefSpec, Job, JobArtifacts, Timeline
 from tools.core.settings import get_settings
@@ -91,6 +91,7 @@ class Planner:
     # ------------------------------------------------------------------ runs
     def start(self, req: MakeRequest, auto_approve: bool = True, job_id: str | None = None) -> str:
         """Create a job and run it until it finishes or waits for review; returns the job id."""
+        check_out_path(req, self.ws.root)
         job_id = job_id or self.ws.new_job_id()
         self.ws.save_job(Job(id=job_id, product_id="pending"))
         self.graph.invoke({"job_id": job_id, "request": req.model_dump(), "auto_approve": auto_approve, "notes": [], "steps_done": []},
