@@ -28,7 +28,7 @@ from langgraph.types import interrupt
 from agents.brief import RuleBriefParser, resolve_spec
 from agents.deps import Deps
 from agents.state import MakeRequest, PlanState
-from tools.core.backends import with_fallback
+from tools.core.backends import default_backend, with_fallback
 from tools.core.errors import AdReelError, InfeasibleError
 from tools.core.models import BriefSpec, Language, Material, MusicAnalysis, ProductInfo, RenderSpec, Storyline
 from tools.core.registry import call
@@ -87,6 +87,13 @@ def first_step_reading(changed: Iterable[str]) -> Step:
     raise ValueError(f"no step reads {sorted(ch)}")
 
 
+def who_did(role: str, chosen: str, fallback_note: str | None) -> str:
+    """The job record's line for a role: the backend that did the work, or the default and why."""
+    if fallback_note:
+        return f"{default_backend(role)} (fallback: {fallback_note})"
+    return chosen
+
+
 def render_spec(spec: BriefSpec) -> RenderSpec:
     """The job's output format, from its brief (one place: storyline frames and render agree)."""
     return RenderSpec(aspect=spec.aspect, resolution_p=spec.resolution_p)
@@ -137,16 +144,17 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         req = MakeRequest.model_validate(st["request"])
         product = load_product(req.product_path)
         notes = []
-        parsed = None
+        parsed, fb = None, None
         if req.brief:
             (parsed, fixes), fb = with_fallback("planner", deps.brief_parser.name, lambda: deps.brief_parser.parse(req.brief),
                                                 lambda: RuleBriefParser().parse(req.brief))
             notes += [note(st, n) for n in (fb, fixes) if n]
+        who = {"planner": who_did("planner", deps.brief_parser.name, fb if req.brief else None)}
         spec = resolve_spec(req, parsed)
         pid = product_id_for(product.name)
         atomic_write_model(ws.product_dir(pid) / "product.json", product)
         return {"spec": spec.model_dump(mode="json"), "product": product.model_dump(mode="json"), "product_id": pid,
-                "language": spec.language or product.language, "notes": notes}
+                "language": spec.language or product.language, "notes": notes, "backends": who}
 
     def ingest(st: PlanState) -> dict[str, Any]:
         req = MakeRequest.model_validate(st["request"])
@@ -240,6 +248,7 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         if fb:
             notes.append(note(st, fb))
         by_id = {r.id: r for r in rel.items}
+        who = {"encoder": who_did("encoder", deps.encoder.name, fb)}
         mats = [m.model_copy(update={"quality": {**m.quality, "relevance": by_id[m.id].relevance, "reference": by_id[m.id].reference,
                                                  "text_match": by_id[m.id].text, "packshot": by_id[m.id].packshot,
                                                  "shot_size": by_id[m.id].shot_size},
@@ -248,7 +257,7 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
             ref = next(m.original_name for m in mats if m.id == rel.reference_id)
             notes.append(f"relevance measured against '{ref}' ({rel.reference_why})")
         return {"materials": [m.model_dump(mode="json") for m in mats], "left_out": dict(sel.left_out),
-                "clip_shots": {k: [list(x) for x in v] for k, v in shots.items()}, "notes": notes}
+                "clip_shots": {k: [list(x) for x in v] for k, v in shots.items()}, "notes": notes, "backends": who}
 
     def music(st: PlanState) -> dict[str, Any]:
         """Analyse the user's track, or generate one for the wanted mood: either way a bar grid."""
@@ -295,7 +304,9 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         story, mats = _story(st), {m.id: m for m in _materials(st)}
         keyframes = {b.index: [str(ws.abs(mats[b.material_id].path))] for b in story.beats if mats[b.material_id].kind == "image"}
         lines, fb = narrate_beats(deps.narrator, _product(st), story, _language(st), given=st.get("lines"), keyframes=keyframes)
-        return {"lines": [ln.model_dump(mode="json") for ln in lines], "notes": [note(st, fb)] if fb else []}
+        sources = sorted({ln.source for ln in lines})
+        return {"lines": [ln.model_dump(mode="json") for ln in lines], "notes": [note(st, fb)] if fb else [],
+                "backends": {"narrator": ", ".join(sources) + (f" — {fb}" if fb else "")}}
 
     def tts(st: PlanState) -> dict[str, Any]:
         story = _story(st)
@@ -303,7 +314,8 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
                                        "max_durations_s": [max_voice_s(b.duration_s) for b in story.beats],
                                        "engine": deps.speech.engine, "endpoint": deps.speech.endpoint})
         notes = [note(st, out.fallback_reason)] if out.fallback_reason else []
-        return {"speech": [{"path": ws.rel(c.path), "duration_s": c.duration_s} for c in out.clips], "notes": notes}
+        return {"speech": [{"path": ws.rel(c.path), "duration_s": c.duration_s} for c in out.clips], "notes": notes,
+                "backends": {"speech": who_did("speech", deps.speech.engine, out.fallback_reason)}}
 
     def render(st: PlanState) -> dict[str, Any]:
         jd = ws.job_dir(st["job_id"])

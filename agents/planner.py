@@ -78,6 +78,8 @@ class Planner:
                 fields["brief"] = BriefSpec.model_validate(out["spec"])
             if "product_id" in out:
                 fields["product_id"] = out["product_id"]
+            if out.get("backends"):
+                fields["backends"] = {**self.ws.load_job(job_id).backends, **out["backends"]}
             self.ws.update_job(job_id, step=name, status="running", error=None, timing=(name, time.perf_counter() - t0), **fields)
             out.setdefault("steps_done", [name])
             return out

@@ -61,6 +61,10 @@ def check_out_path(req: MakeRequest, workspace: Path) -> None:
         raise ToolInputError(f"--out {req.out_path!r} would overwrite one of your input files", hint="choose a new file name")
 
 
+def _merge(a: dict[str, str] | None, b: dict[str, str] | None) -> dict[str, str]:
+    return {**(a or {}), **(b or {})}
+
+
 class PlanState(TypedDict, total=False):
     """One job's state as it moves through the graph (models are stored as their JSON dumps)."""
 
@@ -84,5 +88,6 @@ class PlanState(TypedDict, total=False):
     speech: list[dict[str, Any]]   # SpokenLine {path, duration_s}
     timeline: dict[str, Any]       # Timeline (current version)
     artifacts: dict[str, Any]      # JobArtifacts
+    backends: Annotated[dict[str, str], _merge]   # role → who did the work (job.json shows it)
     notes: Annotated[list[str], operator.add]     # user-facing progress and warnings
     steps_done: Annotated[list[str], operator.add]

@@ -41,6 +41,7 @@ from pydantic import Field
 from tools.core.backends import fallback_note
 from tools.core.errors import BackendUnavailable, ImagesUnsupported, ModelReplyError, ToolInputError
 from tools.core.models import SCRIPT_LABELS, Language, Model, NarrationLine, ProductInfo, StoryBeat
+from tools.narrate.lines import NarrationInterrupted
 from tools.narrate.narrator import NarrateInput, NarrationBeat, narrate_storyline
 from tools.narrate.text import fit_line, validate_line
 
@@ -375,17 +376,19 @@ class ServedNarrator:
         except BackendUnavailable as e:
             if not inp.fallback:
                 raise
-            out = self._fallback(inp, fallback_note("narrator", "vllm", e))
+            out = self._fallback(inp, fallback_note("narrator", "vllm", e), e.written if isinstance(e, NarrationInterrupted) else {})
         out.elapsed_s = time.perf_counter() - t0
         return out
 
-    def _fallback(self, inp: ServedNarrateInput, reason: str) -> ServedNarrateOutput:
+    def _fallback(self, inp: ServedNarrateInput, reason: str, written: dict[int, NarrationLine]) -> ServedNarrateOutput:
+        """The embedded narrator writes the lines the server did not (the ones it wrote are kept)."""
         lang: Language = inp.language or inp.product.language
         beats = [NarrationBeat(label=b.label, word_min=b.word_min, word_max=b.word_max, aspect=b.aspect, rel_pos=b.rel_pos)
                  for b in inp.beats]
         res = narrate_storyline(NarrateInput(product=inp.product, beats=beats, language=lang, seed=inp.seed))
-        n = len(res.lines)
-        return ServedNarrateOutput(lines=res.lines, backend="embedded", fallback_reason=reason, repaired=[False] * n,
+        lines = [written.get(i) or ln.model_copy(update={"beat_index": i}) for i, ln in enumerate(res.lines)]
+        n = len(lines)
+        return ServedNarrateOutput(lines=lines, backend="embedded", fallback_reason=reason, repaired=[False] * n,
                                    attempts=[0] * n, frames_sent=[0] * n)
 
     def _narrate(self, inp: ServedNarrateInput, vis: VisualPlan | None) -> ServedNarrateOutput:
@@ -447,21 +450,34 @@ class ServedNarrator:
             raise BackendUnavailable(f"clip {i + 1}: no valid reply after {inp.retries + 1} attempts ({last_err})",
                                      hint="check the server's structured-outputs backend (guidance) or raise retries")
 
-        if inp.max_workers == 1 or n == 1:
-            for i in range(n):
-                results[i] = one(i)
-        else:
-            results[0] = one(0)  # the opening sets the tone; the rest see it
-            with ThreadPoolExecutor(max_workers=min(inp.max_workers, n - 1)) as ex:
-                for i, r in zip(range(1, n), ex.map(one, range(1, n))):
-                    results[i] = r
-        lines = [NarrationLine(beat_index=i, label=r["label"], text=r["text"], language=lang, word_min=b.word_min,
-                               word_max=b.word_max, source=f"vllm:{model}")
-                 for i, (b, r) in enumerate(zip(beats, results))]  # type: ignore[index]
+        def line(i: int, r: dict) -> NarrationLine:
+            return NarrationLine(beat_index=i, label=r["label"], text=r["text"], language=lang, word_min=beats[i].word_min,
+                                 word_max=beats[i].word_max, source=f"vllm:{model}")
+
+        try:
+            if inp.max_workers == 1 or n == 1:
+                for i in range(n):
+                    results[i] = one(i)
+            else:
+                results[0] = one(0)  # the opening sets the tone; the rest see it
+                with ThreadPoolExecutor(max_workers=min(inp.max_workers, n - 1)) as ex:
+                    futures = {i: ex.submit(one, i) for i in range(1, n)}
+                    failure: BackendUnavailable | None = None
+                    for i, f in futures.items():
+                        try:
+                            results[i] = f.result()
+                        except BackendUnavailable as e:  # keep collecting what the other requests finished
+                            failure = failure or e
+                    if failure:
+                        raise failure
+        except BackendUnavailable as e:
+            written = {i: line(i, r) for i, r in enumerate(results) if r is not None}
+            raise NarrationInterrupted(e.message, written, hint=e.hint) from e
+        lines = [line(i, r) for i, r in enumerate(results) if r is not None]
         return ServedNarrateOutput(
-            lines=lines, backend="vllm", model=model, repaired=[r["repaired"] for r in results],  # type: ignore[index]
-            attempts=[r["attempts"] for r in results], parse_failures=stats["parse_failures"],  # type: ignore[index]
-            images_sent=any(r["frames"] for r in results), frames_sent=[r["frames"] for r in results])  # type: ignore[index]
+            lines=lines, backend="vllm", model=model, repaired=[r["repaired"] for r in results if r],
+            attempts=[r["attempts"] for r in results if r], parse_failures=stats["parse_failures"],
+            images_sent=any(r["frames"] for r in results if r), frames_sent=[r["frames"] for r in results if r])
 
 
 def narrate_served(inp: ServedNarrateInput, client: Any | None = None) -> ServedNarrateOutput:
@@ -484,5 +500,9 @@ class ServedNarratorBackend:
                 keyframes: dict[int, list[str]]) -> list[NarrationLine]:
         served = [ServedBeat(label=b.label, word_min=b.word_min, word_max=b.word_max, aspect=b.aspect,
                              rel_pos=b.index / max(1, n_beats - 1), keyframes=keyframes.get(b.index, [])) for b in beats]
-        out = self._narrator.narrate(ServedNarrateInput(product=product, beats=served, language=language, fallback=False))
+        try:
+            out = self._narrator.narrate(ServedNarrateInput(product=product, beats=served, language=language, fallback=False))
+        except NarrationInterrupted as e:  # the lines written before the failure, under their beats' indices
+            raise NarrationInterrupted(e.message, {beats[i].index: ln.model_copy(update={"beat_index": beats[i].index})
+                                                   for i, ln in e.written.items()}, hint=e.hint) from e
         return [ln.model_copy(update={"beat_index": b.index}) for b, ln in zip(beats, out.lines)]

@@ -526,3 +526,6 @@ class Job(Model):
     """Why the job failed, if it did."""
     artifacts: JobArtifacts = Field(default_factory=JobArtifacts)
     """What it produced."""
+    backends: dict[str, str] = Field(default_factory=dict)
+    """Who did each role's work in this job (planner, narrator, speech, encoder), e.g.
+    ``{"narrator": "served (vllm:qwen2.5-vl-7b)"}`` or the embedded default with why it stood in."""

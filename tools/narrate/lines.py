@@ -8,7 +8,8 @@ plays the role is decided once (``agents.deps``); when it fails, the one fallbac
 
 Lines already written are kept when they still fit (:func:`lines_to_keep`): a drafted line
 whose beat kept its label and word range, and a line the user wrote (the speech step then fits
-its rate to the shot).
+its rate to the shot). A served narrator that fails half-way raises :class:`NarrationInterrupted`
+with the lines it did write: those are kept, and only the rest falls to the embedded narrator.
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from tools.core.backends import with_fallback
+from tools.core.errors import BackendUnavailable
 from tools.core.models import Language, NarrationLine, ProductInfo, StoryBeat, Storyline
+
+
+class NarrationInterrupted(BackendUnavailable):
+    """A narrator backend stopped part-way (the server went away); ``written`` holds the lines it
+    finished, by beat index, so that nothing already written is lost."""
+
+    def __init__(self, message: str, written: dict[int, NarrationLine], *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.written = written
 
 
 class Narrator(Protocol):
@@ -71,8 +82,21 @@ def narrate_beats(narrator: Narrator, product: ProductInfo, story: Storyline, la
     fresh: dict[int, NarrationLine] = {}
     if todo:
         n, kf = len(story.beats), keyframes or {}
-        written, note = with_fallback("narrator", narrator.name,
-                                      lambda: narrator.narrate(product, todo, language, n, kf),
-                                      lambda: EmbeddedNarratorBackend().narrate(product, todo, language, n, kf))
+        done: dict[int, NarrationLine] = {}
+
+        def chosen() -> list[NarrationLine]:
+            try:
+                return narrator.narrate(product, todo, language, n, kf)
+            except NarrationInterrupted as e:
+                done.update(e.written)
+                raise
+
+        def default() -> list[NarrationLine]:
+            rest = [b for b in todo if b.index not in done]
+            return list(done.values()) + (EmbeddedNarratorBackend().narrate(product, rest, language, n, kf) if rest else [])
+
+        written, note = with_fallback("narrator", narrator.name, chosen, default)
+        if note and done:
+            note += f" for {len(todo) - len(done)} of {len(todo)} lines (the {len(done)} written before the failure were kept)"
         fresh = {ln.beat_index: ln for ln in written}
     return [keep.get(b.index) or fresh[b.index] for b in story.beats], note
