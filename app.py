@@ -23,7 +23,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-EXIT = {"fixable": 2, "infeasible": 2, "media": 3, "unsupported": 3, "backend": 4, "internal": 1}
+EXIT = {"fixable": 2, "infeasible": 2, "model_reply": 2, "media": 3, "unsupported": 3, "backend": 4, "rejected": 4,
+        "no_images": 4, "internal": 1}
+#: What a media-making command needs from the environment, checked before it starts.
+MEDIA = ("workspace", "ffmpeg", "ffprobe", "espeak", "font")
 
 
 def _print_json(obj: object) -> None:
@@ -53,7 +56,10 @@ def cmd_tool(a: argparse.Namespace) -> int:
         p = Path(a.input)
         if not p.is_file():
             raise ToolInputError(f"input file {a.input!r} does not exist", hint="pass --input FILE.json or --input - for stdin")
-        payload = p.read_text(encoding="utf-8")
+        try:
+            payload = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise ToolInputError(f"input file {a.input!r} is not UTF-8 text", hint="write the tool input as JSON") from e
     print(dumps(run_tool(a.name, payload)))
     return 0
 
@@ -108,13 +114,18 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def cmd_jobs(a: argparse.Namespace) -> int:
+    from tools.core.errors import AdReelError
     from tools.core.settings import get_settings
     from tools.core.workspace import Workspace
 
     ws = Workspace(get_settings().workspace)
     for jid in ws.list_jobs():
-        j = json.loads((ws.job_dir(jid, create=False) / "job.json").read_text(encoding="utf-8"))
-        print(f"{jid}  {j['status']:8s} {','.join(j['steps_done'])}")
+        try:
+            j = ws.load_job(jid)
+        except (OSError, ValueError, AdReelError) as e:  # one broken job.json must not hide the others
+            print(f"{jid}  unreadable job.json ({type(e).__name__}): inspect or delete {ws.root / 'jobs' / jid}")
+            continue
+        print(f"{jid}  {j.status:8s} {','.join(j.steps_done)}")
     return 0
 
 
@@ -140,26 +151,27 @@ def cmd_resume(a: argparse.Namespace) -> int:
 
 def _job_scratch(kind: str) -> str:
     """A fresh folder inside the workspace for a one-off command's intermediate files."""
-    from tools.core.settings import get_settings
-    from tools.core.workspace import Workspace
+    from tools.core.paths import scratch_dir
 
-    ws = Workspace(get_settings().workspace)
-    d = ws.inside("runs", f"{kind}-{ws.new_job_id()}")
-    d.mkdir(parents=True, exist_ok=True)
-    return str(d)
+    return str(scratch_dir(kind))
 
 
 def cmd_montage(a: argparse.Namespace) -> int:
+    from tools.core.paths import check_export
     from tools.story.montage import make_music_montage
 
-    res = make_music_montage(a.video, a.music, a.out, _job_scratch("montage"), max_scenes=a.max_scenes, mode=a.mode)
+    out = check_export(a.out, ".mp4")  # before any work: never an input, never the workspace
+    res = make_music_montage(a.video, a.music, str(out), _job_scratch("montage"), max_scenes=a.max_scenes, mode=a.mode)
     _print_json({k: v for k, v in res.items() if k in ("cut_times_s", "n_bars", "fps", "timings_s")} | {"out": a.out})
     return 0
 
 
 def cmd_thumbnail(a: argparse.Namespace) -> int:
+    from tools.core.errors import ToolInputError
     from tools.explain.thumbnail import make_thumbnail_cli
 
+    if not 0.02 <= a.max_mb <= 100:  # also refuses NaN
+        raise ToolInputError(f"--max-mb {a.max_mb:g} is outside 0.02 … 100", hint="give the GIF's byte budget in MB, e.g. --max-mb 2")
     kw = {"scorer": a.scorer, "budget_bytes": int(a.max_mb * 1024 * 1024), "width_px": a.width, "seed": a.seed}
     if a.model:
         kw["model_path"] = a.model
@@ -175,8 +187,10 @@ def cmd_explain(a: argparse.Namespace) -> int:
 
 
 def cmd_narrate_bench(a: argparse.Namespace) -> int:
+    from tools.core.paths import check_export
     from tools.narrate.bench import format_report, narrate_bench
 
+    check_export(a.out, ".json")  # before any work: never an input, never the workspace
     res = narrate_bench(a.esync, a.out, labels=a.labels, seed=a.seed)
     print(format_report(res))
     return 0
@@ -187,6 +201,9 @@ def cmd_train(a: argparse.Namespace) -> int:
         from tools.explain.gevaden import train_gevaden_cli as train
     else:
         from tools.explain.excitement import train_excitement_cli as train
+    from tools.core.paths import check_export
+
+    check_export(a.out, None, inputs=[a.annotations])  # before any work: never the annotations, never the workspace
     _print_json(train(a.annotations, a.out, epochs=a.epochs, seed=a.seed))
     return 0
 
@@ -204,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("tool", help="run one tool on a JSON input and print its output")
     s.add_argument("name")
     s.add_argument("--input", required=True, help="JSON file with the tool input, or - for stdin")
-    s.set_defaults(fn=cmd_tool)
+    s.add_argument("--allow", action="append", default=[], metavar="PATH",
+                   help="a file or folder outside the workspace the tool may read (repeatable)")
+    s.set_defaults(fn=cmd_tool, inputs=("allow",))
 
     s = sub.add_parser("make", help="make a video from a folder of material and product facts")
     s.add_argument("--materials", required=True, help="folder of photos and clips")
@@ -216,20 +235,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--aspect", choices=["9:16", "1:1", "16:9"], help="frame aspect (overrides the brief)")
     s.add_argument("--resolution", type=int, choices=[720, 1080], help="short side in pixels")
     s.add_argument("--out", help="where to copy the final MP4")
-    s.set_defaults(fn=cmd_make)
+    s.set_defaults(fn=cmd_make, needs=MEDIA, inputs=("materials", "product", "music", "hero"))
 
     s = sub.add_parser("demo", help="make a sample video from bundled sample material (no ../shared needed)")
     s.add_argument("--lang", choices=["zh", "en"], default="zh")
     s.add_argument("--brief")
     s.add_argument("--out", default="adreel-demo.mp4")
-    s.set_defaults(fn=cmd_demo)
+    s.set_defaults(fn=cmd_demo, needs=MEDIA)
 
     s = sub.add_parser("jobs", help="list jobs in the workspace")
     s.set_defaults(fn=cmd_jobs)
 
     s = sub.add_parser("resume", help="resume a job from its last finished step (after a crash or kill)")
     s.add_argument("job_id")
-    s.set_defaults(fn=cmd_resume)
+    s.set_defaults(fn=cmd_resume, needs=MEDIA)
 
     s = sub.add_parser("montage", help="music-driven montage of a long video, every cut on a bar (montage paper, Algorithm 1)")
     s.add_argument("--video", required=True)
@@ -237,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--max-scenes", type=int, default=5, help="hard constraint: at most this many distinct scenes")
     s.add_argument("--mode", choices=["hard", "soft"], default="hard")
-    s.set_defaults(fn=cmd_montage)
+    s.set_defaults(fn=cmd_montage, needs=("workspace", "ffmpeg", "ffprobe"), inputs=("video", "music"))
 
     s = sub.add_parser("thumbnail", help="3-shot animated GIF thumbnail (start–develop–end)")
     s.add_argument("video")
@@ -247,20 +266,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-mb", type=float, default=2.0, help="byte budget in MB")
     s.add_argument("--width", type=int, default=320)
     s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(fn=cmd_thumbnail)
+    s.set_defaults(fn=cmd_thumbnail, needs=("workspace", "ffmpeg", "ffprobe"), inputs=("video", "model"))
 
     s = sub.add_parser("explain", help="why the video reads as exciting: key sections, then key regions (two-stage LIME)")
     s.add_argument("video")
     s.add_argument("--out", required=True, help="output folder (explanation.png, explanation.json)")
     s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(fn=cmd_explain)
+    s.set_defaults(fn=cmd_explain, needs=("workspace", "ffmpeg", "ffprobe"), inputs=("video",))
 
     s = sub.add_parser("narrate-bench", help="narrate an E-SyncVidStory file and score it against two baselines")
     s.add_argument("--esync", required=True, help="a file in the format of E-SyncVidStory dev.json")
     s.add_argument("--out", required=True, help="predictions JSON")
     s.add_argument("--labels", choices=["given", "predicted"], default="given")
     s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(fn=cmd_narrate_bench)
+    s.set_defaults(fn=cmd_narrate_bench, inputs=("esync",))
 
     s = sub.add_parser("train", help="train GEVADEN (thumbnails) or the excitement classifier (explanations)")
     s.add_argument("what", choices=["gevaden", "excitement"])
@@ -268,13 +287,60 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="checkpoint path")
     s.add_argument("--epochs", type=int, default=100)
     s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(fn=cmd_train)
+    s.set_defaults(fn=cmd_train, inputs=("annotations",))
 
     s = sub.add_parser("ui", help="the Gradio chat UI (default when no command is given)")
     s.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     s.add_argument("--port", type=int, default=7860)
-    s.set_defaults(fn=cmd_ui)
+    s.set_defaults(fn=cmd_ui, needs=MEDIA)
     return p
+
+
+def _user_inputs(a: argparse.Namespace) -> list[str]:
+    """The paths the user named on the command line: the only files outside the workspace tools may read."""
+    out: list[str] = []
+    for name in getattr(a, "inputs", ()):
+        v = getattr(a, name, None)
+        out += [str(x) for x in (v if isinstance(v, list) else [v]) if x]
+    if getattr(a, "annotations", None):  # the videos a training file lists sit beside it
+        out.append(str(Path(a.annotations).expanduser().resolve().parent))
+    return out
+
+
+def _run(a: argparse.Namespace) -> int:
+    """Check the environment, confine third-party state and tools to the workspace, run the command."""
+    from tools.core.environment import check_environment, confine_third_party_state
+    from tools.core.paths import allow_inputs, use_workspace
+
+    settings = check_environment(getattr(a, "needs", ("workspace",)))
+    confine_third_party_state(settings.workspace)
+    with use_workspace(settings.workspace), allow_inputs(*_user_inputs(a)):
+        return a.fn(a)
+
+
+def _report(e: Exception) -> int:
+    """Print what happened and what to do; the exit status of its kind."""
+    from tools.core.errors import AdReelError
+
+    if isinstance(e, AdReelError):
+        message, hint, code = e.message, e.hint, EXIT.get(e.kind, 1)
+    elif type(e).__name__ == "ValidationError" and hasattr(e, "errors"):  # a command's value outside its documented range
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err.get("loc", ())) or "a value"
+        message, hint, code = f"{where} = {str(err.get('input'))[:80]!r}: {err.get('msg')}", "see `python app.py COMMAND --help`", 2
+    elif isinstance(e, OSError):  # a file the user named cannot be read or written (disk full, permissions …)
+        where = f" {e.filename!r}" if e.filename else ""
+        message, hint, code = f"cannot read or write{where}: {e.strerror or e}", "check the path, its permissions and free disk space", 2
+    elif isinstance(e, RecursionError):  # a JSON file nested thousands of levels deep
+        message, hint, code = "a file you gave is nested too deeply to read", "check the JSON files you named", 2
+    elif isinstance(e, MemoryError):
+        message, hint, code = "out of memory", "use fewer or smaller files, or a shorter video", 1
+    else:
+        message, hint, code = f"internal error ({type(e).__name__}: {e})", "this is a bug in AdReel: run again with --debug and report the traceback", 1
+    print(f"error: {message}", file=sys.stderr)
+    if hint:
+        print(f"  what to do: {hint}", file=sys.stderr)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,20 +348,15 @@ def main(argv: list[str] | None = None) -> int:
     a = parser.parse_args(argv)
     if not getattr(a, "fn", None):
         a = parser.parse_args(["ui", *(argv or sys.argv[1:])])
-    from tools.core.errors import AdReelError
-
     try:
-        return a.fn(a)
-    except AdReelError as e:
-        if a.debug:
-            raise
-        print(f"error: {e.message}", file=sys.stderr)
-        if e.hint:
-            print(f"  what to do: {e.hint}", file=sys.stderr)
-        return EXIT.get(e.kind, 1)
+        return _run(a)
     except KeyboardInterrupt:
         print("interrupted; everything finished so far is kept in the workspace", file=sys.stderr)
         return 130
+    except Exception as e:  # the top level: every failure becomes a message (--debug shows the traceback)
+        if a.debug:
+            raise
+        return _report(e)
 
 
 if __name__ == "__main__":

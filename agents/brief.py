@@ -94,7 +94,17 @@ def parse_brief(text: str) -> BriefSpec:
         spec["language"] = "zh"
     emph = [e.strip() for e in _EMPH_EN.findall(raw)] + _EMPH_ZH.findall(raw)
     spec["emphasis"] = list(dict.fromkeys(e for e in emph if e))[:5]
-    return BriefSpec.model_validate(spec)
+    try:
+        return BriefSpec.model_validate(spec)
+    except ValidationError as e:  # "a 1000000000 second video": the brief asks for what cannot be made
+        raise _spec_error(e, "the brief asks for") from e
+
+
+def _spec_error(e: ValidationError, what: str) -> ToolInputError:
+    err = e.errors()[0]
+    field = ".".join(str(x) for x in err["loc"])
+    return ToolInputError(f"{what} {field} = {err.get('input')!r}: {err['msg']}",
+                          hint="ask for a duration between 1 and 600 seconds, aspect 9:16, 1:1 or 16:9, resolution 720 or 1080")
 
 
 def resolve_spec(req: MakeRequest, parsed: BriefSpec | None = None) -> BriefSpec:
@@ -110,7 +120,4 @@ def resolve_spec(req: MakeRequest, parsed: BriefSpec | None = None) -> BriefSpec
     try:
         return BriefSpec.model_validate({**spec.model_dump(), **upd})
     except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        raise ToolInputError(f"{field} = {err.get('input')!r}: {err['msg']}",
-                             hint="ask for a duration between 1 and 600 seconds, aspect 9:16, 1:1 or 16:9, resolution 720 or 1080") from e
+        raise _spec_error(e, "the request's") from e

@@ -15,6 +15,7 @@ and the one fallback rule live in ``tools.core.backends``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from agents.brief import BriefParser, RuleBriefParser
 from tools.core.backends import check_backend
@@ -42,6 +43,8 @@ class Deps:
     brief_parser: BriefParser = field(default_factory=RuleBriefParser)
     speech: SpeechChoice = field(default_factory=SpeechChoice)
     encoder: EncoderChoice = field(default_factory=EncoderChoice)
+    editor_client: Any = None
+    """Chat client of the planner model for chat edits by tool calls (None: the rule-based editor)."""
 
     def describe(self) -> dict[str, str]:
         """Role → backend name, for the job's notes."""
@@ -60,11 +63,13 @@ def build_deps(settings: Settings | None = None) -> Deps:
 
         narrator = ServedNarratorBackend()
     parser: BriefParser = RuleBriefParser()
+    editor_client = None
     if check_backend("planner", s.planner) == "llm":
         from agents.llm_planner import LLMBriefParser
         from serving.client import ChatClient
 
-        parser = LLMBriefParser(ChatClient.from_settings(s))
+        editor_client = ChatClient.from_settings(s)
+        parser = LLMBriefParser(editor_client)
     speech = SpeechChoice()
     if check_backend("speech", s.tts) == "openai":
         speech = SpeechChoice("openai", SpeechEndpoint(base_url=s.tts_base_url, model=s.tts_model, voice=s.tts_voice or "alloy",
@@ -73,4 +78,4 @@ def build_deps(settings: Settings | None = None) -> Deps:
         speech = SpeechChoice("piper", voices=tuple(v.strip() for v in s.tts_voice.split(",") if v.strip()))
     encoder = EncoderChoice(name=check_backend("encoder", s.encoder), model=s.encoder_model,  # type: ignore[arg-type]
                             checkpoint=s.encoder_checkpoint)
-    return Deps(narrator=narrator, brief_parser=parser, speech=speech, encoder=encoder)
+    return Deps(narrator=narrator, brief_parser=parser, speech=speech, encoder=encoder, editor_client=editor_client)

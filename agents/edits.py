@@ -64,7 +64,7 @@ def parse_edit(text: str) -> Edit | None:
     return None
 
 
-def _snapshot(planner: Planner, job_id: str) -> None:
+def snapshot(planner: Planner, job_id: str) -> None:
     """Save the state behind the current timeline version (for undo)."""
     st = planner.state(job_id)
     tl = st.get("timeline")
@@ -80,11 +80,17 @@ def _reindex(story: Storyline, order: list[int]) -> Storyline:
 
 
 def apply_edit(planner: Planner, job_id: str, edit: Edit) -> str:
-    """Apply ``edit`` to a finished job; returns a message for the user."""
+    """Apply ``edit`` to a finished job; returns a message for the user. Two edits of one job at
+    once run one after the other (the job's lock), each on the version the other left."""
+    with planner.ws.job_lock(job_id):
+        return _apply_edit(planner, job_id, edit)
+
+
+def _apply_edit(planner: Planner, job_id: str, edit: Edit) -> str:
     st = planner.state(job_id)
     if not st.get("timeline"):
         raise ToolInputError("this job has no video yet", hint="wait for the first render, or approve the storyline first")
-    _snapshot(planner, job_id)
+    snapshot(planner, job_id)
     spec = dict(st["spec"])
     story = Storyline.model_validate(st["storyline"])
     if edit.kind == "undo":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
@@ -29,14 +28,24 @@ from agents.brief import RuleBriefParser, resolve_spec
 from agents.deps import Deps
 from agents.state import MakeRequest, PlanState
 from tools.core.backends import default_backend, with_fallback
-from tools.core.errors import AdReelError, InfeasibleError
-from tools.core.models import BriefSpec, Language, Material, MusicAnalysis, ProductInfo, RenderSpec, Storyline
+from tools.core.errors import AdReelError, InfeasibleError, MediaError, ToolInputError
+from tools.core.models import (
+    BriefSpec,
+    Language,
+    Material,
+    MusicAnalysis,
+    NarrationLine,
+    ProductInfo,
+    RenderSpec,
+    Storyline,
+)
+from tools.core.paths import allow_inputs, check_export, export, use_workspace
 from tools.core.registry import call
 from tools.core.settings import get_settings
 from tools.core.workspace import Workspace, atomic_write_model, product_id_for
 from tools.explain.excitement import explain_excitement
 from tools.explain.thumbnail import make_gif_thumbnail
-from tools.narrate.lines import narrate_beats
+from tools.narrate.lines import narrate_beats, shorter_beats
 from tools.narrate.tts import synthesize_speech
 from tools.render.engine import render_timeline
 from tools.render.timeline import build_timeline, max_voice_s
@@ -68,7 +77,7 @@ STEP_READS: dict[Step, frozenset[str]] = {
     "draft": frozenset({"storyline", "product", "language", "lines"}),
     "review": frozenset({"storyline", "lines", "auto_approve"}),
     "narrate": frozenset({"storyline", "product", "language", "lines"}),
-    "tts": frozenset({"lines", "storyline"}),
+    "tts": frozenset({"lines", "storyline", "product", "language"}),
     "render": frozenset({"storyline", "lines", "speech", "materials", "music_path", "music_gain_db", "music_offset_s",
                          "spec.aspect", "spec.resolution_p"}),
     "thumbnail": frozenset({"artifacts"}),
@@ -124,12 +133,29 @@ def _user_music_va(st: PlanState) -> tuple[float, float] | None:
     return float(ma["valence"]), float(ma["arousal"])
 
 
+def _lines(st: PlanState) -> list[NarrationLine]:
+    return [NarrationLine.model_validate(x) for x in st.get("lines") or []]
+
+
 def _language(st: PlanState) -> Language:
     return "en" if st["language"] == "en" else "zh"
 
 
 Node = Callable[[PlanState], dict[str, Any]]
 Recorder = Callable[[str, str], None]   # (job id, warning)
+
+
+def _confined(ws: Workspace, fn: Node) -> Node:
+    """Run a node with ``ws`` as the tools' workspace and the job's request paths as the only
+    outside files they may read (``tools.core.paths``): whatever a tool input says, it stays there."""
+
+    def node(st: PlanState) -> dict[str, Any]:
+        req = st.get("request")
+        inputs = MakeRequest.model_validate(req).inputs() if req else []
+        with use_workspace(ws.root), allow_inputs(*inputs, replace=True):
+            return fn(st)
+
+    return node
 
 
 def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = None, wrap: Callable[[Step, Node], Node] | None = None):  # noqa: ANN201 - CompiledStateGraph
@@ -263,9 +289,15 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         """Analyse the user's track, or generate one for the wanted mood: either way a bar grid."""
         spec, notes = _spec(st), []
         path = st.get("music_path")
+        ma = None
         if path:
-            ma = call(analyze_music, {"path": str(ws.abs(path)), "tempo_hint_bpm": spec.tempo_bpm})
-        else:
+            try:
+                ma = call(analyze_music, {"path": str(ws.abs(path)), "tempo_hint_bpm": spec.tempo_bpm})
+            except (MediaError, ToolInputError) as e:  # no onsets, no beat: like corrupt music, fall back to generated music
+                mine = MakeRequest.model_validate(st["request"]).music_path or path
+                why = e.message.replace(path.rsplit("/", 1)[-1], mine.replace("\\", "/").rsplit("/", 1)[-1])  # the user's file name, not the library id
+                notes.append(note(st, f"your music was not used ({why}); generated music instead"))
+        if ma is None:
             mood = spec.mood or "excited"
             tempo = tempo_for_mood(mood, spec.tempo_bpm)
             ma = call(generate_music, {"out_dir": str(ws.job_dir(st["job_id"]) / "music"), "tempo_bpm": tempo, "mood": mood,
@@ -309,12 +341,28 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
                 "backends": {"narrator": ", ".join(sources) + (f" — {fb}" if fb else "")}}
 
     def tts(st: PlanState) -> dict[str, Any]:
-        story = _story(st)
-        out = call(synthesize_speech, {"lines": st["lines"], "out_dir": str(ws.job_dir(st["job_id"]) / "voice"),
-                                       "max_durations_s": [max_voice_s(b.duration_s) for b in story.beats],
-                                       "engine": deps.speech.engine, "endpoint": deps.speech.endpoint})
+        """Speak every line; a line too long to speak at a natural rate is written again shorter
+        (once, the narrator's lines only: the user's own words are kept and compressed)."""
+        story, lines = _story(st), _lines(st)
+
+        def speak(ls: list[NarrationLine]):  # noqa: ANN202 - SynthesizeOutput
+            return call(synthesize_speech, {"lines": ls, "out_dir": str(ws.job_dir(st["job_id"]) / "voice"),
+                                            "max_durations_s": [max_voice_s(b.duration_s) for b in story.beats],
+                                            "engine": deps.speech.engine, "endpoint": deps.speech.endpoint,
+                                            "voices": list(deps.speech.voices)})
+
+        out = speak(lines)
         notes = [note(st, out.fallback_reason)] if out.fallback_reason else []
+        redo = [i for i in out.over_rate_beats if lines[i].source != "user"]
+        if redo:
+            shorter = shorter_beats(story, lines, {c.beat_index: c.tempo for c in out.clips}, redo)
+            fresh, _ = narrate_beats(deps.narrator, _product(st), shorter, _language(st),
+                                     given=[ln for ln in lines if ln.beat_index not in redo])
+            lines = [fresh[i] if i in redo else ln for i, ln in enumerate(lines)]
+            out = speak(lines)
+            notes.append(f"line(s) {', '.join(str(i + 1) for i in redo)} were too long to speak naturally and were written shorter")
         return {"speech": [{"path": ws.rel(c.path), "duration_s": c.duration_s} for c in out.clips], "notes": notes,
+                "lines": [ln.model_dump(mode="json") for ln in lines],
                 "backends": {"speech": who_did("speech", deps.speech.engine, out.fallback_reason)}}
 
     def render(st: PlanState) -> dict[str, Any]:
@@ -345,9 +393,12 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         notes = [f"rendered {out.segments_rendered} of {out.segments_total} segments (the rest from cache)"] if version > 1 else []
         req = MakeRequest.model_validate(st["request"])
         if req.out_path:
-            dst = Path(req.out_path).expanduser()
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(out.video_path, dst)
+            dst = check_export(req.out_path, ".mp4", workspace=ws.root, inputs=req.inputs())  # again: it may have changed since
+            try:
+                export(out.video_path, dst)
+            except OSError as e:
+                raise ToolInputError(f"--out {req.out_path!r} could not be written ({e.strerror or e})",
+                                     hint=f"free some space or choose another file; the video is in {jd}") from e
         return {"timeline": tl.model_dump(mode="json"), "artifacts": arts, "notes": notes}
 
     def thumbnail(st: PlanState) -> dict[str, Any]:
@@ -374,7 +425,8 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
     assert set(nodes) == set(STEPS)
     g = StateGraph(PlanState)
     for name in STEPS:
-        g.add_node(name, wrap(name, nodes[name]) if wrap else nodes[name])
+        fn = _confined(ws, nodes[name])
+        g.add_node(name, wrap(name, fn) if wrap else fn)
     g.add_edge(START, STEPS[0])
     for a, b in zip(STEPS, STEPS[1:]):
         g.add_edge(a, b)

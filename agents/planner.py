@@ -8,7 +8,10 @@ step with the graph state here, after every node and after every edit.
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +49,18 @@ def changed_keys(before: PlanState, values: dict[str, Any]) -> set[str]:
     return out
 
 
+def _failpoint(step: str) -> None:
+    """Fault injection for the kill/resume tests: ``ADREEL_FAULT_KILL_AT=<step>[:<seconds>]`` sends
+    this process SIGKILL when ``step`` starts, or that many seconds into it (unset: nothing)."""
+    at = os.environ.get("ADREEL_FAULT_KILL_AT", "")
+    name, _, delay = at.partition(":")
+    if name != step:
+        return
+    if not delay:
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Timer(float(delay), lambda: os.kill(os.getpid(), signal.SIGKILL)).start()
+
+
 class Planner:
     """Start, resume, review and edit jobs on one workspace (used by the CLI and the UI)."""
 
@@ -67,6 +82,7 @@ class Planner:
         def node(st: PlanState) -> dict[str, Any]:
             job_id = st["job_id"]
             self.log(f"[{job_id}] {name} …")
+            _failpoint(name)
             t0 = time.perf_counter()
             try:
                 out = fn(st)
@@ -97,7 +113,7 @@ class Planner:
         job_id = job_id or self.ws.new_job_id()
         self.ws.save_job(Job(id=job_id, product_id="pending"))
         self.graph.invoke({"job_id": job_id, "request": req.model_dump(), "auto_approve": auto_approve, "notes": [], "steps_done": []},
-                          self.config(job_id))
+                          self.config(job_id), durability="sync")
         self._finish_if_done(job_id)
         return job_id
 
@@ -107,41 +123,49 @@ class Planner:
     def waiting_for(self, job_id: str) -> str | None:
         """Name of the node the job is paused before or inside (None when finished)."""
         snap = self.graph.get_state(self.config(job_id))
-        return snap.next[0] if snap.next else None
+        if snap.next:
+            return snap.next[0]
+        if snap.tasks:  # killed after a step finished but before its checkpoint: the step after it is next
+            last = max(STEPS.index(t.name) for t in snap.tasks if t.name in STEPS)
+            return STEPS[last + 1] if last + 1 < len(STEPS) else STEPS[last]
+        return None
 
     def resume(self, job_id: str, decision: dict[str, Any] | None = None) -> None:
         """Continue a job: after a review decision, or from its last checkpoint after a crash."""
         self.ws.job_dir(job_id, create=False)  # a bad or unknown id is a clear ToolInputError
-        if not self.graph.get_state(self.config(job_id)).values:
-            raise ToolInputError(f"job {job_id!r} has no saved progress to resume", hint="start it again with `python app.py make …`")
-        if self.waiting_for(job_id) is None:
-            return  # already finished: nothing to redo
-        if self.waiting_for(job_id) == "review" and decision is not None:
-            self.graph.invoke(Command(resume=decision), self.config(job_id))
-        else:
-            self.graph.invoke(None, self.config(job_id))
-        self._finish_if_done(job_id)
+        with self.ws.job_lock(job_id):
+            if not self.graph.get_state(self.config(job_id)).values:
+                raise ToolInputError(f"job {job_id!r} has no saved progress to resume", hint="start it again with `python app.py make …`")
+            if self.waiting_for(job_id) is None:
+                return  # already finished: nothing to redo
+            if self.waiting_for(job_id) == "review" and decision is not None:
+                self.graph.invoke(Command(resume=decision), self.config(job_id), durability="sync")
+            else:
+                self.graph.invoke(None, self.config(job_id), durability="sync")
+            self._finish_if_done(job_id)
 
     def rerun_with(self, job_id: str, values: dict[str, Any]) -> Step | None:
         """Apply ``values`` to a finished job and run again only the steps that read what they
         change (from the first such step on). Returns that step, or None when nothing changed."""
-        before = self.state(job_id)
-        changed = changed_keys(before, values)
-        if not changed:
-            return None
-        first = first_step_reading(changed)
-        i = STEPS.index(first)
-        if i == 0:
-            raise ToolInputError("an edit cannot change the job's request", hint="start a new job instead")
-        self.graph.update_state(self.config(job_id), values, as_node=STEPS[i - 1])
-        self.graph.invoke(None, self.config(job_id))
-        self._finish_if_done(job_id)
-        return first
+        with self.ws.job_lock(job_id):
+            before = self.state(job_id)
+            changed = changed_keys(before, values)
+            if not changed:
+                return None
+            first = first_step_reading(changed)
+            i = STEPS.index(first)
+            if i == 0:
+                raise ToolInputError("an edit cannot change the job's request", hint="start a new job instead")
+            self.graph.update_state(self.config(job_id), values, as_node=STEPS[i - 1])
+            self.graph.invoke(None, self.config(job_id), durability="sync")
+            self._finish_if_done(job_id)
+            return first
 
     def restore(self, job_id: str, values: dict[str, Any]) -> None:
         """Put ``values`` (a saved version's state) back as the finished state, running nothing."""
-        self.graph.update_state(self.config(job_id), values, as_node=STEPS[-1])
-        self._finish_if_done(job_id)
+        with self.ws.job_lock(job_id):
+            self.graph.update_state(self.config(job_id), values, as_node=STEPS[-1])
+            self._finish_if_done(job_id)
 
     def _finish_if_done(self, job_id: str) -> None:
         if self.waiting_for(job_id) is None:

@@ -11,8 +11,8 @@ import operator
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
-from tools.core.errors import ToolInputError
 from tools.core.models import Model
+from tools.core.paths import check_export
 
 
 class MakeRequest(Model):
@@ -37,28 +37,21 @@ class MakeRequest(Model):
     out_path: str | None = None
     """Where to copy the finished MP4 (besides the job folder)."""
 
+    def inputs(self) -> list[str]:
+        """The paths the user named: the only files outside the workspace a job's tools may read."""
+        return [p for p in (self.materials_dir, self.product_path, self.music_path, self.hero_path) if p]
+
 
 def check_out_path(req: MakeRequest, workspace: Path) -> None:
     """``--out`` must be a new or replaceable ``.mp4`` outside the workspace that is none of the
-    user's inputs: checked before any work starts, so a typo never costs a render or a photo.
+    user's inputs, in a folder that can be written: checked before any work starts, so a typo
+    never costs a render or a photo.
 
     Raises:
-        ToolInputError: the path is a folder, not .mp4, inside the workspace or one of the inputs.
+        ToolInputError: the path is a folder, not .mp4, inside the workspace, one of the inputs, not writable.
     """
-    if not req.out_path:
-        return
-    out = Path(req.out_path).expanduser().resolve()
-    if out.suffix.lower() != ".mp4":
-        raise ToolInputError(f"--out {req.out_path!r} must end in .mp4", hint="name the video file, e.g. --out my-video.mp4")
-    if out.is_dir():
-        raise ToolInputError(f"--out {req.out_path!r} is a folder", hint="name a file inside it, e.g. --out folder/video.mp4")
-    ws = workspace.resolve()
-    if out == ws or ws in out.parents:
-        raise ToolInputError(f"--out {req.out_path!r} is inside the workspace {ws}", hint="write the video somewhere outside the workspace")
-    inputs = [Path(x).expanduser().resolve() for x in (req.product_path, req.music_path, req.hero_path) if x]
-    mats = Path(req.materials_dir).expanduser().resolve()
-    if out in inputs or (mats.is_dir() and mats in out.parents and out.exists()):
-        raise ToolInputError(f"--out {req.out_path!r} would overwrite one of your input files", hint="choose a new file name")
+    if req.out_path:
+        check_export(req.out_path, ".mp4", workspace=workspace, inputs=req.inputs())
 
 
 def _merge(a: dict[str, str] | None, b: dict[str, str] | None) -> dict[str, str]:

@@ -77,7 +77,7 @@ class ChatClient:
             from tools.core.settings import get_settings
 
             settings = get_settings()
-        return cls(settings.vllm_base_url, settings.vllm_model, settings.vllm_timeout_s)
+        return cls(settings.vllm_base_url, settings.vllm_model, settings.vllm_timeout_s, api_key=settings.vllm_api_key or "EMPTY")
 
     # ------------------------------------------------------------------ errors
     def _translate(self, e: Exception) -> Exception:

@@ -52,6 +52,17 @@ def _isolated_workspace(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     return ws
 
 
+@pytest.fixture(autouse=True)
+def _test_inputs(tmp_path: Path) -> Iterator[None]:
+    """A test plays the user: the files it made in its tmp_path, the tests' own files and the media
+    of ../shared are the inputs it names, the only files outside the workspace tools may read
+    (``tools.core.paths``). Writes stay confined to the workspace, as for every caller."""
+    from tools.core.paths import allow_inputs
+
+    with allow_inputs(tmp_path, ROOT / "tests", SHARED):
+        yield
+
+
 def free_port() -> int:
     """A free TCP port on loopback."""
     with socket.socket() as s:

@@ -8,6 +8,7 @@ copied under sanitised names (never used as given). Endpoints are named (``start
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
 from collections.abc import Mapping
@@ -16,20 +17,39 @@ from typing import Any
 
 import gradio as gr
 
-from agents.edits import apply_edit, parse_edit
+from agents.agent import chat_edit
 from agents.graph import STEPS
 from agents.planner import Planner
 from agents.state import MakeRequest
 from tools.core.errors import AdReelError, ToolInputError
+from tools.core.media import AUDIO_EXT, IMAGE_EXT
 from tools.core.models import SCRIPT_LABELS, NarrationLine, Storyline, count_words
 from tools.core.workspace import Workspace, sanitize_filename
-from tools.understand.ingest import AUDIO_EXT
 
+_log = logging.getLogger(__name__)
 MAX_FILES = 40
 MAX_FILE_MB = 500
 HEADERS = ["#", "shot", "in_s", "out_s", "label", "narration", "why this shot"]
 HELP = ("Edits I understand: 'shorter', 'make it 10 s', 'square version', 'put the texture shot first', "
         "'make line 2 a call to action', 'calmer music', 'undo' (and the same in Chinese: 缩短, 方形, 第2句改成引导购买, 撤销 …).")
+
+
+def _rows(table: Any) -> list[list[Any]]:
+    """The storyline table's rows as lists of at least 6 cells (anything else in the table is ignored)."""
+    values = getattr(table, "values", None)
+    rows = values.tolist() if hasattr(values, "tolist") else table if isinstance(table, list) else []
+    return [list(r) for r in rows if isinstance(r, (list, tuple)) and len(r) >= 6]
+
+
+def _say(e: Exception) -> str:
+    """The chat message for a failure: what happened and what to do (details of a bug go to the log)."""
+    if isinstance(e, AdReelError):
+        return f"⚠️ {e.message}" + (f"\n\nWhat to do: {e.hint}" if e.hint else "")
+    if isinstance(e, OSError):
+        return f"⚠️ A file could not be read or written ({e.strerror or e}).\n\nWhat to do: upload the files again; check free disk space."
+    _log.exception("unexpected error in the UI")
+    return (f"⚠️ Something went wrong inside AdReel ({type(e).__name__}); your uploads and the job so far are kept.\n\n"
+            "What to do: try again; if it happens again, report it with the server log.")
 
 
 def _table(story: dict | None, lines: list[dict] | None) -> list[list[Any]]:
@@ -76,6 +96,8 @@ def _save_uploads(ws: Workspace, session: dict, files: list[Any] | None) -> dict
         raise ToolInputError(f"{len(files)} files uploaded", hint=f"upload at most {MAX_FILES} files per video")
     for f in files:
         src = Path(f if isinstance(f, str) else getattr(f, "name", f["path"] if isinstance(f, dict) else str(f)))
+        if not src.is_file():
+            raise ToolInputError(f"{sanitize_filename(src.name)} is not a file that arrived", hint="upload it again")
         if src.stat().st_size > MAX_FILE_MB * 1024 * 1024:
             raise ToolInputError(f"{sanitize_filename(src.name)} is over {MAX_FILE_MB} MB", hint="trim or re-encode it")
         name = sanitize_filename(src.name)
@@ -91,6 +113,16 @@ def _save_uploads(ws: Workspace, session: dict, files: list[Any] | None) -> dict
     return {"materials": mats, "product": product, "music": music}
 
 
+def _photo_choices(files: list[Any] | None) -> Any:
+    """The uploaded photos, for the hero choice (names as they will be stored)."""
+    names = []
+    for f in files or []:
+        src = Path(f if isinstance(f, str) else getattr(f, "name", f["path"] if isinstance(f, dict) else str(f)))
+        if src.suffix.lower() in IMAGE_EXT:
+            names.append(sanitize_filename(src.name))
+    return gr.Dropdown(choices=names, value=None)
+
+
 def build_ui(ws: Workspace) -> gr.Blocks:
     planner_box: dict[str, Planner] = {}
 
@@ -99,14 +131,17 @@ def build_ui(ws: Workspace) -> gr.Blocks:
             planner_box["p"] = Planner(ws)
         return planner_box["p"]
 
-    def start(files: list[Any] | None, brief: str, history: list[dict], session: dict | None, progress: gr.Progress = gr.Progress()):  # noqa: B008
+    def start(files: list[Any] | None, brief: str, history: list[dict], session: dict | None, hero: str | None = None,
+              progress: gr.Progress = gr.Progress()):  # noqa: B008
         session = session or {"id": secrets.token_hex(8), "job": None}
         history = list(history or []) + [{"role": "user", "content": brief or "(no brief)"}]
         try:
             up = _save_uploads(ws, session, files)
             if up["product"] is None:
                 raise ToolInputError("no product facts uploaded", hint="upload a .txt (`名称：…` / `name: …` and `aspect：point、point` lines) or a ProductInfo .json")
-            req = MakeRequest(materials_dir=str(up["materials"]), product_path=str(up["product"]), music_path=str(up["music"]) if up["music"] else None, brief=brief or "")
+            hero_path = up["materials"] / sanitize_filename(hero) if hero else None
+            req = MakeRequest(materials_dir=str(up["materials"]), product_path=str(up["product"]), music_path=str(up["music"]) if up["music"] else None,
+                              hero_path=str(hero_path) if hero_path and hero_path.is_file() else None, brief=brief or "")
             pl = planner()
             progress(0.05, desc="planning")
             job_id = pl.start(req, auto_approve=False)
@@ -117,8 +152,8 @@ def build_ui(ws: Workspace) -> gr.Blocks:
             if notes:
                 msg += "\n\n" + "\n".join(f"- {w}" for w in notes)
             history.append({"role": "assistant", "content": msg})
-        except AdReelError as e:
-            history.append({"role": "assistant", "content": f"⚠️ {e.message}" + (f"\n\nWhat to do: {e.hint}" if e.hint else "")})
+        except Exception as e:  # noqa: BLE001 - every failure becomes a chat message, never a traceback
+            history.append({"role": "assistant", "content": _say(e)})
         return (history, session, *_outputs(planner(), session.get("job")))
 
     def approve(table: Any, history: list[dict], session: dict | None, progress: gr.Progress = gr.Progress()):  # noqa: B008
@@ -131,13 +166,16 @@ def build_ui(ws: Workspace) -> gr.Blocks:
             pl = planner()
             st = pl.state(job_id)
             decision: dict[str, Any] = {"approve": True}
-            rows = table.values.tolist() if hasattr(table, "values") else (table or [])
+            rows = _rows(table)
             if rows and pl.waiting_for(job_id) == "review":
                 story = Storyline.model_validate(st["storyline"])
                 beats, user_lines = list(story.beats), []
                 drafts = {d["beat_index"]: d for d in (st.get("lines") or [])}
                 for row in rows:
-                    i = int(row[0]) - 1
+                    try:
+                        i = int(float(row[0])) - 1
+                    except (TypeError, ValueError, IndexError, OverflowError):
+                        continue  # not a row of the storyline table
                     if not 0 <= i < len(beats):
                         continue
                     label = str(row[4]).strip()
@@ -162,8 +200,8 @@ def build_ui(ws: Workspace) -> gr.Blocks:
             job = ws.load_job(job_id)
             history.append({"role": "assistant", "content": f"Done: version {pl.timeline(job_id).version} is ready. " + HELP
                             + ("".join(f"\n- {w}" for w in job.warnings) if job.warnings else "")})
-        except AdReelError as e:
-            history.append({"role": "assistant", "content": f"⚠️ {e.message}" + (f"\n\nWhat to do: {e.hint}" if e.hint else "")})
+        except Exception as e:  # noqa: BLE001 - every failure becomes a chat message, never a traceback
+            history.append({"role": "assistant", "content": _say(e)})
         return (history, session, *_outputs(planner(), job_id))
 
     def chat(message: str, history: list[dict], session: dict | None, progress: gr.Progress = gr.Progress()):  # noqa: B008
@@ -171,16 +209,16 @@ def build_ui(ws: Workspace) -> gr.Blocks:
         session = session or {"id": secrets.token_hex(8), "job": None}
         job_id = session.get("job")
         try:
-            edit = parse_edit(message or "")
             if not job_id or planner().timeline(job_id) is None:
-                reply = "Upload photos/clips and product facts, write a brief, then press Send to start."
-            elif edit is None:
-                reply = "I did not recognise an edit. " + HELP
+                reply = ("The storyline is waiting for your approval: edit the table and press Approve."
+                         if job_id and planner().waiting_for(job_id) == "review"
+                         else "Upload photos/clips and product facts, write a brief, then press Send to start.")
             else:
-                progress(0.3, desc=f"applying: {edit.kind}")
-                reply = apply_edit(planner(), job_id, edit) + f" (version {planner().timeline(job_id).version})"
-        except AdReelError as e:
-            reply = f"⚠️ {e.message}" + (f"\n\nWhat to do: {e.hint}" if e.hint else "")
+                progress(0.3, desc="editing")
+                reply = chat_edit(planner(), job_id, message or "")
+                reply += f" (version {planner().timeline(job_id).version})" if "did not recognise" not in reply else " " + HELP
+        except Exception as e:  # noqa: BLE001 - every failure becomes a chat message, never a traceback
+            reply = _say(e)
         history.append({"role": "assistant", "content": reply})
         return (history, session, *_outputs(planner(), job_id))
 
@@ -191,6 +229,8 @@ def build_ui(ws: Workspace) -> gr.Blocks:
             with gr.Column(scale=5):
                 chatbot = gr.Chatbot(label="Chat", height=420, elem_id="chat")
                 files = gr.File(label="Photos, clips, music, product facts (.txt/.json)", file_count="multiple", elem_id="uploads")
+                hero = gr.Dropdown(label="★ Hero photo: the one that shows the product best (optional)", choices=[], value=None,
+                                   allow_custom_value=False, elem_id="hero")
                 brief = gr.Textbox(label="Brief", placeholder="15 s vertical video for Double 11, stress the texture, upbeat", elem_id="brief")
                 send = gr.Button("Send", variant="primary", elem_id="send")
                 msg = gr.Textbox(label="Edit by chat", placeholder="shorter · square version · make line 2 a call to action · undo", elem_id="edit")
@@ -203,7 +243,8 @@ def build_ui(ws: Workspace) -> gr.Blocks:
                     expl = gr.Image(label="Why it is exciting", elem_id="explanation")
                 downloads = gr.File(label="Downloads (MP4, SRT, timeline, OTIO)", file_count="multiple", elem_id="downloads")
         outs = [chatbot, session, table, video, gif, expl, downloads]
-        send.click(start, [files, brief, chatbot, session], outs, api_name="start")
+        files.change(_photo_choices, files, hero)
+        send.click(start, [files, brief, chatbot, session, hero], outs, api_name="start")
         approve_btn.click(approve, [table, chatbot, session], outs, api_name="approve")
         msg.submit(chat, [msg, chatbot, session], outs, api_name="chat").then(lambda: "", None, msg)
     demo.queue(default_concurrency_limit=2)

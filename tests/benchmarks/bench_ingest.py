@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tools.core.paths import allow_inputs  # noqa: E402
 from tools.understand.cpa import ScoreItem, score_items  # noqa: E402
 from tools.understand.encoders import get_encoder  # noqa: E402
 from tools.understand.index import MaterialIndex, material_text  # noqa: E402
@@ -26,6 +27,8 @@ MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 
 
 def main() -> None:
+    allow = allow_inputs(MEDIA)  # the shared media are the inputs this benchmark names (tools read only those and the workspace)
+    allow.__enter__()
     enc = get_encoder("classic")
     enc.encode_texts(["warm up"])  # load MiniLM outside the timing
     get_engine()

@@ -47,6 +47,7 @@ def main() -> None:
     print(json.dumps({"trumpet_stated_bpm": 90, "raw_librosa_bpm": round(d["raw_tempo_bpm"], 1),
                       "octave_error_ratio": round(d["raw_tempo_bpm"] / 90, 3), "corrected_bpm": round(ma.tempo_bpm, 1)}))
     tmp = tempfile.mkdtemp(prefix="adreel_gen_")
+    os.environ["ADREEL_WORKSPACE"] = tmp  # generate_music writes only inside the workspace: this folder is it
     fs, metre_ok, down_ok = [], 0, 0
     cases = [(m, b, tempo) for m in ("excited", "relaxed", "neutral", "sad", "tense", "fearful") for b in (4, 3) for tempo in (84, 124)]
     for mood, bpb, tempo in cases:

@@ -146,6 +146,7 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_render_"))
     ws = Workspace(tmp / "ws")
+    os.environ["ADREEL_WORKSPACE"] = str(ws.root)  # tools are confined to the current workspace: this one
     setup(ws)
     report: dict[str, object] = {"cpus": os.cpu_count(), "load_before": os.getloadavg()}
     import moviepy

@@ -13,8 +13,10 @@ only ones not looked at while tuning.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tools.core.paths import allow_inputs  # noqa: E402
 from tools.explain.excitement import ExplainInput, explain_excitement, explain_video  # noqa: E402
 from tools.explain.thumbnail import ThumbnailInput, make_gif_thumbnail  # noqa: E402
 from tools.understand.video_features import probe_video  # noqa: E402
@@ -42,6 +45,9 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    os.environ["ADREEL_WORKSPACE"] = str(out)  # tools write only inside the workspace: the report folder is it
+    stack = contextlib.ExitStack()
+    stack.enter_context(allow_inputs(args.media))  # the shared videos are the inputs this benchmark names
     report: dict = {"gifs": [], "planted": [], "real_explanations": []}
 
     videos = sorted(p for p in Path(args.media).iterdir() if p.suffix in {".mp4", ".webm", ".mkv"})

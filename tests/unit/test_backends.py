@@ -66,3 +66,16 @@ def test_a_failing_narrator_hands_its_beats_to_the_embedded_one() -> None:
     # lines that still fit their beat are kept; only the others are written
     kept, note2 = narrate_beats(Down(), product, story, "zh", given=[lines[0].model_dump(), lines[2].model_dump()])
     assert kept[0] == lines[0] and kept[2] == lines[2] and note2
+
+
+def test_a_line_too_long_to_speak_naturally_gets_a_smaller_budget() -> None:
+    """The speech step compressed line 2 by 1.5×: its beat's new budget is what would have fitted."""
+    from tools.core.models import NarrationLine
+    from tools.narrate.lines import shorter_beats
+
+    story = _story(3)
+    lines = [NarrationLine(beat_index=i, label=b.label, text="好" * 18, language="zh", word_min=12, word_max=18)
+             for i, b in enumerate(story.beats)]
+    out = shorter_beats(story, lines, {1: 1.5}, [1])
+    assert (out.beats[1].word_min, out.beats[1].word_max) == (8, 12)
+    assert [b.word_max for k, b in enumerate(out.beats) if k != 1] == [18, 18] and story.beats[1].word_max == 18

@@ -116,9 +116,9 @@ def test_score_materials_photos_and_shots(media_dir: Path) -> None:
     assert out["camera"].scores["colourfulness"] < out["coffee"].scores["colourfulness"]
 
 
-def test_single_item_and_bad_span() -> None:
+def test_single_item_and_bad_span(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
-        ScoreItem(id="x", path="a.mp4", start_s=2, end_s=1)
+        ScoreItem(id="x", path=str(tmp_path / "a.mp4"), start_s=2, end_s=1)
     rgb_path = Path(__file__)  # not an image
     from tools.core.errors import UnsupportedMediaError
 

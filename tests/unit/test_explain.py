@@ -82,12 +82,12 @@ def test_stage1_ranks_the_planted_section_first_in_at_least_9_of_10_seeds(tmp_pa
 
 
 @pytest.mark.slow
-def test_stage2_top_region_overlaps_planted_region(tmp_path: Path) -> None:
+def test_stage2_top_region_overlaps_planted_region(tmp_path: Path, _isolated_workspace: Path) -> None:
     ious = []
     for seed in (0, 1, 2):
         v = tmp_path / f"planted{seed}.mp4"
         truth = make_planted_video(v, seed)
-        out, arrays = explain_video(ExplainInput(video_path=str(v), out_dir=str(tmp_path / "x"), seed=seed,
+        out, arrays = explain_video(ExplainInput(video_path=str(v), out_dir=str(_isolated_workspace / "x"), seed=seed,
                                                  lime_samples=100, lime_runs=2))
         assert truth["start_s"] <= out.key_frame_s < truth["end_s"]
         ious.append(iou(arrays["lime"]["mask"], truth["region"]))
@@ -95,12 +95,12 @@ def test_stage2_top_region_overlaps_planted_region(tmp_path: Path) -> None:
     assert min(ious) >= 0.5, f"IoU with the planted region per seed: {ious}"
 
 
-def test_tool_writes_png_and_json_and_is_deterministic(tmp_path: Path) -> None:
+def test_tool_writes_png_and_json_and_is_deterministic(tmp_path: Path, _isolated_workspace: Path) -> None:
     v = tmp_path / "planted.mp4"
     make_planted_video(v, seed=3, duration_s=6)
     kw = dict(video_path=str(v), seed=5, lime_samples=40, lime_runs=2, n_key_frames=8)
-    a = explain_excitement(ExplainInput(out_dir=str(tmp_path / "a"), **kw))
-    b = explain_excitement(ExplainInput(out_dir=str(tmp_path / "b"), **kw))
+    a = explain_excitement(ExplainInput(out_dir=str(_isolated_workspace / "a"), **kw))
+    b = explain_excitement(ExplainInput(out_dir=str(_isolated_workspace / "b"), **kw))
     assert a.top_segments == b.top_segments and a.sections == b.sections  # same seed ⇒ same explanation
     import cv2
 
@@ -157,8 +157,8 @@ def test_lstm_classifier_learns_and_round_trips(tmp_path: Path) -> None:
     assert np.allclose(again.p_exciting(seqs[60:]), p, atol=1e-6)
 
 
-def test_bad_input_says_what_to_do(tmp_path: Path) -> None:
+def test_bad_input_says_what_to_do(tmp_path: Path, _isolated_workspace: Path) -> None:
     with pytest.raises(ToolInputError, match="not found"):
-        explain_excitement(ExplainInput(video_path=str(tmp_path / "missing.mp4"), out_dir=str(tmp_path)))
+        explain_excitement(ExplainInput(video_path=str(tmp_path / "missing.mp4"), out_dir=str(_isolated_workspace)))
     with pytest.raises(ToolInputError, match="excitement model not found"):
         load_excitement_model(tmp_path / "nope.pt")

@@ -53,7 +53,9 @@ def test_cli_tool_runs_one_tool(tmp_path: Path) -> None:
     facts.write_text("name: Trail Bag\nmaterial: canvas, leather trim\n", encoding="utf-8")
     inp = tmp_path / "in.json"
     inp.write_text(json.dumps({"path": str(facts)}), encoding="utf-8")
-    out = _cli("tool", "parse_product", "--input", str(inp))
+    refused = _cli("tool", "parse_product", "--input", str(inp))  # a file outside the workspace the user did not name
+    assert refused.returncode == 2 and "neither in the workspace nor one of the inputs" in refused.stderr, refused.stderr
+    out = _cli("tool", "parse_product", "--input", str(inp), "--allow", str(facts))
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
     assert got == {"name": "Trail Bag", "language": "en", "aspects": [{"aspect": "material", "points": ["canvas", "leather trim"]}]}

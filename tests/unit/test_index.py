@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tools.core.paths import allow_inputs, use_workspace
 from tools.understand.encoders import l2n
 from tools.core.errors import ToolInputError
 from tools.understand.index import MaterialIndex, VectorSpace, material_text
@@ -123,7 +124,8 @@ def photo_library(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         # OCR only where the acceptance needs it, to keep the unit suite fast
         ocr = ocr_image(p).text if p.name in {"openmpf_police_cars_andre_stumpf.jpg", "magento_lt03.jpg"} else ""
         items.append({"id": mid, "image_path": str(p), "text": material_text(original_name=p.name, caption=caption, ocr_text=ocr)})
-    out = run_tool("index_materials", {"index_dir": str(folder), "items": items})
+    with use_workspace(folder.parent), allow_inputs(media_dir):  # the library's own workspace, shared by the module's tests
+        out = run_tool("index_materials", {"index_dir": str(folder), "items": items})
     assert out.image_vectors == len(items) and out.kind == "flat" and out.encoder == "classic"
     return folder, names
 
@@ -140,7 +142,8 @@ def photo_library(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 )
 def test_text_search_acceptance(photo_library: tuple[Path, dict[str, str]], query: str, expected: str) -> None:
     folder, names = photo_library
-    hits = run_tool("search_materials", {"index_dir": str(folder), "text": query, "k": 3}).hits
+    with allow_inputs(folder):
+        hits = run_tool("search_materials", {"index_dir": str(folder), "text": query, "k": 3}).hits
     assert hits and hits[0].id == names[expected], (query, hits)
 
 
@@ -151,9 +154,10 @@ def test_search_by_image_file_and_id(photo_library: tuple[Path, dict[str, str]],
     src = media_dir / "images" / "skimage_chelsea.png"
     q = tmp_path / "cat_small.jpg"
     Image.open(src).convert("RGB").resize((225, 150)).save(q, quality=50)
-    hits = run_tool("search_materials", {"index_dir": str(folder), "image_path": str(q), "k": 1}).hits
-    assert hits[0].id == names["skimage_chelsea.png"]
-    hits = run_tool("search_materials", {"index_dir": str(folder), "material_id": names["skimage_chelsea.png"], "k": 5}).hits
-    assert len(hits) == 5 and names["skimage_chelsea.png"] not in {h.id for h in hits}
-    with pytest.raises(ToolInputError, match="exactly one"):
-        run_tool("search_materials", {"index_dir": str(folder), "text": "x", "material_id": "y"})
+    with allow_inputs(folder):
+        hits = run_tool("search_materials", {"index_dir": str(folder), "image_path": str(q), "k": 1}).hits
+        assert hits[0].id == names["skimage_chelsea.png"]
+        hits = run_tool("search_materials", {"index_dir": str(folder), "material_id": names["skimage_chelsea.png"], "k": 5}).hits
+        assert len(hits) == 5 and names["skimage_chelsea.png"] not in {h.id for h in hits}
+        with pytest.raises(ToolInputError, match="exactly one"):
+            run_tool("search_materials", {"index_dir": str(folder), "text": "x", "material_id": "y"})

@@ -47,8 +47,8 @@ def test_va_to_class_quadrants() -> None:
 
 
 @pytest.mark.parametrize("mood,bpb,tempo", [("excited", 4, 124.0), ("sad", 3, 96.0), ("relaxed", 4, 84.0)])
-def test_generated_grid_is_exact_and_recovered(tmp_path: Path, mood: str, bpb: int, tempo: float) -> None:
-    g = generate_music(GenerateMusicInput(out_dir=str(tmp_path), tempo_bpm=tempo, mood=mood, duration_s=16.0, beats_per_bar=bpb))
+def test_generated_grid_is_exact_and_recovered(_isolated_workspace: Path, mood: str, bpb: int, tempo: float) -> None:
+    g = generate_music(GenerateMusicInput(out_dir=str(_isolated_workspace), tempo_bpm=tempo, mood=mood, duration_s=16.0, beats_per_bar=bpb))
     assert g.source == "generated" and g.emotion == mood and Path(g.path).is_file()
     beat = 60.0 / tempo
     assert np.allclose(np.diff(g.beats_s), beat, atol=1e-5)
@@ -64,10 +64,10 @@ def test_generated_grid_is_exact_and_recovered(tmp_path: Path, mood: str, bpb: i
     assert max(err) < 0.07
 
 
-def test_emotion_orders_moods(tmp_path: Path) -> None:
+def test_emotion_orders_moods(_isolated_workspace: Path) -> None:
     out = {}
     for mood in ("excited", "sad", "tense"):
-        g = generate_music(GenerateMusicInput(out_dir=str(tmp_path), tempo_bpm=120 if mood != "sad" else 70,
+        g = generate_music(GenerateMusicInput(out_dir=str(_isolated_workspace), tempo_bpm=120 if mood != "sad" else 70,
                                               mood=mood, duration_s=10.0))
         out[mood] = analyze_music(AnalyzeMusicInput(path=g.path))
     assert out["excited"].arousal > out["sad"].arousal

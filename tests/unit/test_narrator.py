@@ -271,7 +271,9 @@ def test_fillers_and_templates_are_fact_free():
             assert g.ungrounded(f) == [], f
         for tpls in TEMPLATES[lang].values():
             for t in tpls:
-                assert g.ungrounded(t.replace("{fact}", "").replace("{name}", "")) == [], t
+                # slots become a neutral stand-in word; what is left must be fact-free
+                bare = re.sub(r"\{(name|fact:[^}]*)\}", "它" if lang == "zh" else "it", t)
+                assert g.ungrounded(bare) == [], t
 
 
 def test_generic_phrases_are_said_once_per_story_and_intro_lines_name_the_product(esync_dev):
@@ -351,3 +353,95 @@ def test_grounding_catches_category_words_and_cut_numbers():
     assert g.ungrounded("经典1990，中碳钢架，之后也很稳。") == []
     out = fit_line("中碳钢架，经典1990", 5, 9, "zh")
     assert "199" not in out.replace("1990", ""), out
+
+
+# --------------------------------------------------------------------------- issue 14: fluent lines, printed facts, real data
+
+
+def _beat(i: int, label: str, lo: int, hi: int, fact: str | None = None, aspect: str | None = None):
+    from tools.core.models import StoryBeat
+
+    return StoryBeat(index=i, shot_id=f"s{i}", material_id="0" * 16, in_s=0.0, out_s=2.0, duration_s=2.0, label=label,
+                     word_min=lo, word_max=hi, fact=fact, aspect=aspect)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_fact_printed_on_the_shot_is_stated_whole(lang):
+    """StoryBeat.fact → NarrationBeat.fact → the line states the whole point, with the beat's label."""
+    from tools.narrate.narrator import narrate_story_beats
+
+    aspects = _COFFEE_ZH if lang == "zh" else _COFFEE_EN
+    name = "晨光手冲挂耳咖啡" if lang == "zh" else "Morning Light Drip Coffee"
+    prod = ProductInfo(name=name, language=lang, aspects=[AspectPoints(aspect=a, points=p) for a, p in aspects])
+    printed = ("独立挂耳包装", "中度烘焙", "防水面料") if lang == "zh" else ("kraft paper pouch", "medium roast",
+                                                                         "water-resistant nylon")
+    lo, hi = (10, 20) if lang == "zh" else (5, 11)
+    beats = [_beat(0, "产品推荐", lo, hi), _beat(1, "外观设计", lo, hi, fact=printed[0]),
+             _beat(2, "质地/成分/材质", lo, hi, fact=printed[1]), _beat(3, "其他/通用卖点", lo, hi, fact=printed[2])]
+    lines = narrate_story_beats(prod, beats, lang)
+    for ln, b in zip(lines, beats):
+        assert ln.in_range and ln.label == b.label and ln.beat_index == b.index
+        if b.fact:
+            assert b.fact in ln.text, (b.fact, ln.text)  # even one the fact list lacks (防水面料): it is on the photo
+    assert NarrationBeat(word_min=1, word_max=5, fact="x").fact == "x"
+
+
+def test_dev_lines_pass_the_grammar_guard_and_reach_length_by_whole_sentences(esync_dev):
+    """Every line of 8 dev stories (leave-product-out) is grammatical by the guard's rules and in
+    range, and none was cut or padded with bare words (provenance "fallback")."""
+    from tools.narrate.corpus import default_corpus
+    from tools.narrate.guard import grammar_errors
+    from tools.narrate.narrator import EmbeddedNarrator
+    from tools.story.esync import load_esync
+
+    nar = EmbeddedNarrator(default_corpus("zh"))
+    for v in load_esync(esync_dev)[3::36]:
+        beats = [NarrationBeat(label=c.label, word_min=c.word_min, word_max=c.word_max, rel_pos=c.rel_pos) for c in v.clips]
+        res = nar.narrate(v.product, beats, "zh", exclude_products=[v.product.name])
+        for ln, p in zip(res.lines, res.provenance):
+            assert ln.in_range and p != "fallback", (ln.text, p)
+            assert grammar_errors(ln.text, "zh") == [], ln.text
+            assert not re.search(r"(呀啦哦|哦呀|啦哦)", ln.text), ln.text
+
+
+def test_english_lines_use_whole_fact_phrases_with_articles():
+    prod = ProductInfo(name="Aero Trail Backpack", language="en", aspects=[
+        AspectPoints(aspect="material", points=["water-resistant nylon shell"]),
+        AspectPoints(aspect="features", points=["padded laptop sleeve", "hidden passport pocket"]),
+        AspectPoints(aspect="pain points", points=["sore shoulders"])])
+    from tools.narrate.guard import grammar_errors
+
+    beats = [NarrationBeat(label=lab, word_min=5, word_max=12) for lab in ("产品推荐", "痛点铺垫", "质地/成分/材质", "产品功效")]
+    out = narrate_storyline(NarrateInput(product=prod, beats=beats))
+    text = " ".join(ln.text for ln in out.lines)
+    for ln in out.lines:
+        assert ln.in_range and grammar_errors(ln.text, "en") == [], ln.text
+    assert "Aero Trail Backpack" in out.lines[0].text
+    assert "a water-resistant nylon shell" in text or "water-resistant nylon shell" not in text
+    assert "Made with yoga" not in text and ": gym" not in text
+
+
+def test_esync_reader_accepts_release_label_variants_and_skips_odd_items(tmp_path):
+    import json
+
+    from tools.story.esync import normalize_label, read_esync
+
+    assert normalize_label("其他") == ("其他/通用卖点", "script label '其他' read as '其他/通用卖点'")
+    assert normalize_label("质地+产品功效")[0] == "质地/成分/材质+产品功效"
+    assert normalize_label("产品功效")[1] is None
+    assert normalize_label("乱写")[0] is None
+
+    def item(vid, label, rng="字数要求：10-16个字"):
+        return {"id": vid, "p_info": "功效：保湿", "inputs": f"商品信息：\n名称：青禾面霜\n功效：保湿\n广告视频：\n镜头1/2：\n"
+                f"场景：<vid_start><vid_end>\n{rng}\n剧本类型：{label}\n1.好用。\n镜头2/2：\n场景：<vid_start><vid_end>\n"
+                f"字数要求：5-11个字\n剧本类型：产品推荐\n2.推荐。"}
+
+    data = [item("a", "其他"), item("b", "乱写"), item("c", "产品功效", rng="字数：很多"), {"id": "d"}, "not an item"]
+    p = tmp_path / "dev.json"
+    p.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    videos, warnings = read_esync(p)
+    assert [v.id for v in videos] == ["a", "b", "c"]
+    assert videos[0].clips[0].label == "其他/通用卖点" and videos[1].clips[0].label is None
+    assert len(videos[2].clips) == 1  # the clip without a word range is skipped, not the file
+    assert any("'其他'" in w for w in warnings) and any("item 3 skipped" in w for w in warnings)
+    assert any("item 4 skipped" in w for w in warnings)

@@ -6,7 +6,6 @@ against an exhaustive search that shares no code with it."""
 from __future__ import annotations
 
 import itertools
-import tempfile
 from pathlib import Path
 import math
 
@@ -188,7 +187,7 @@ def test_music_driven_mode_on_a_clip_rich_library() -> None:
     assert not any("music-driven" in n for n in s2.notes) and s2.beats[0].material_id == _photo(0)["id"]
 
 
-def test_a_clip_encoder_adds_the_image_text_match(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_clip_encoder_adds_the_image_text_match(monkeypatch: pytest.MonkeyPatch, _isolated_workspace: Path) -> None:
     """With a shared image–text space (CLIP), a frame that matches the product's words counts as
     relevant without a reference match. A scripted encoder stands in for CLIP (no weights ship
     offline): it maps a red frame and the word 'red' to the same direction."""
@@ -212,7 +211,7 @@ def test_a_clip_encoder_adds_the_image_text_match(monkeypatch: pytest.MonkeyPatc
 
     paths = []
     for name, colour in (("red.png", (220, 30, 30)), ("blue.png", (30, 30, 220))):
-        path = Path(tempfile.mkdtemp()) / name
+        path = _isolated_workspace / name
         noise = np.random.default_rng(0).integers(0, 30, (96, 96, 3))
         Image.fromarray(np.clip(noise + np.array(colour), 0, 255).astype(np.uint8)).save(path)
         paths.append(str(path))

@@ -58,32 +58,32 @@ def assert_valid(out, video_s: float, shot_s: float = 1.0) -> None:
     assert [s.role for s in out.shots] == ["start", "develop", "end"]
 
 
-def test_heuristic_avoids_black_seconds_and_ends_on_the_climax(tmp_path: Path) -> None:
+def test_heuristic_avoids_black_seconds_and_ends_on_the_climax(tmp_path: Path, _isolated_workspace: Path) -> None:
     v = scene_video(tmp_path / "v.mp4", seconds=8, black=(2, 3, 4), busy=(6,))
-    out = make_gif_thumbnail(ThumbnailInput(video_path=str(v), out_dir=str(tmp_path)))
+    out = make_gif_thumbnail(ThumbnailInput(video_path=str(v), out_dir=str(_isolated_workspace)))
     assert_valid(out, 8.0)
     assert not {2.0, 3.0, 4.0} & set(out.starts_s), out.starts_s
     assert 6.0 in out.starts_s and out.shots[-1].start_s == 6.0  # the arousing shot closes the story
     assert out.shots[-1].arousal == max(s.arousal for s in out.shots)
 
 
-def test_budget_ladder_shrinks_until_it_fits(tmp_path: Path) -> None:
+def test_budget_ladder_shrinks_until_it_fits(tmp_path: Path, _isolated_workspace: Path) -> None:
     v = scene_video(tmp_path / "v.mp4", seconds=5, busy=(1, 3))
-    big = make_gif_thumbnail(ThumbnailInput(video_path=str(v), out_dir=str(tmp_path), file_name="a.gif"))
+    big = make_gif_thumbnail(ThumbnailInput(video_path=str(v), out_dir=str(_isolated_workspace), file_name="a.gif"))
     small_budget = max(20_000, big.size_bytes // 4)
-    small = make_gif_thumbnail(ThumbnailInput(video_path=str(v), out_dir=str(tmp_path), file_name="b.gif",
+    small = make_gif_thumbnail(ThumbnailInput(video_path=str(v), out_dir=str(_isolated_workspace), file_name="b.gif",
                                               budget_bytes=small_budget))
     assert small.size_bytes <= small_budget < big.size_bytes
     assert (small.fps, small.colours, small.width_px) < (big.fps, big.colours, big.width_px) or small.width_px < big.width_px
     assert small.starts_s == big.starts_s  # the budget changes the encoding, not the choice
 
 
-def test_impossible_budget_is_infeasible(tmp_path: Path) -> None:
+def test_impossible_budget_is_infeasible(tmp_path: Path, _isolated_workspace: Path) -> None:
     rng = np.random.default_rng(0)
     v = write_video(tmp_path / "noise.mp4", [rng.integers(0, 255, (240, 320, 3), np.uint8) for _ in range(40)])
     with pytest.raises(InfeasibleError, match="budget"):
-        make_gif_thumbnail(ThumbnailInput(video_path=str(v), out_dir=str(tmp_path), budget_bytes=20_000))
-    assert not list(tmp_path.glob("*.gif"))
+        make_gif_thumbnail(ThumbnailInput(video_path=str(v), out_dir=str(_isolated_workspace), budget_bytes=20_000))
+    assert not list(_isolated_workspace.glob("*.gif"))
 
 
 def test_short_video_uses_shorter_shots(tmp_path: Path) -> None:
@@ -114,11 +114,11 @@ def test_registered() -> None:
 
 
 @pytest.mark.slow
-def test_every_shared_video_gets_a_gif_within_budget(media_dir: Path, tmp_path: Path) -> None:
+def test_every_shared_video_gets_a_gif_within_budget(media_dir: Path, _isolated_workspace: Path) -> None:
     from tools.understand.video_features import probe_video
 
     videos = sorted(p for p in (media_dir / "video").iterdir() if p.suffix in {".mp4", ".webm", ".mkv"})
     assert videos
     for v in videos:
-        out = make_gif_thumbnail(ThumbnailInput(video_path=str(v), out_dir=str(tmp_path), file_name=v.stem + ".gif"))
+        out = make_gif_thumbnail(ThumbnailInput(video_path=str(v), out_dir=str(_isolated_workspace), file_name=v.stem + ".gif"))
         assert_valid(out, probe_video(v).duration_s, out.shots[0].end_s - out.shots[0].start_s)

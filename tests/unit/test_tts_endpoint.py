@@ -68,7 +68,7 @@ LINES = [("这款挂耳咖啡香气浓郁，回甘明显，每天早上来一杯
 def _inp(tmp_path: Path, **kw) -> SynthesizeInput:
     lines = [NarrationLine(beat_index=i, label="产品功效", text=t, language="zh" if i == 0 else "en",
                            word_min=1, word_max=max(2, count_words(t, "zh" if i == 0 else "en"))) for i, (t, _) in enumerate(LINES)]
-    return SynthesizeInput(lines=lines, max_durations_s=[m for _, m in LINES], out_dir=str(tmp_path / "voice"), **kw)
+    return SynthesizeInput(lines=lines, max_durations_s=[m for _, m in LINES], out_dir=f"{tmp_path.name}/voice", **kw)  # relative: inside the workspace
 
 
 def test_endpoint_speaks_every_line_inside_its_shot(speech_server: str, tmp_path: Path) -> None:

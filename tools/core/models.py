@@ -17,6 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
+from tools.core.bounds import MAX_VIDEO_S, MIN_VIDEO_S
+
 Language = Literal["zh", "en"]
 Aspect = Literal["9:16", "1:1", "16:9"]
 MediaKind = Literal["image", "video", "audio"]
@@ -429,8 +431,8 @@ class Timeline(Model):
     """Job it belongs to."""
     version: int = Field(default=1, ge=1)
     """Version number inside the job (each edit makes a new one)."""
-    duration_s: float = Field(gt=0)
-    """Total length."""
+    duration_s: float = Field(gt=0, le=MAX_VIDEO_S)
+    """Total length (at most 600 s, ``tools.core.bounds``)."""
     render: RenderSpec = Field(default_factory=RenderSpec)
     """Output format."""
     language: Language = "zh"
@@ -464,8 +466,8 @@ class Timeline(Model):
 class BriefSpec(Model):
     """What the seller asked for, parsed from the chat brief."""
 
-    duration_s: float = Field(default=15.0, gt=0, le=600)
-    """Requested video length."""
+    duration_s: float = Field(default=15.0, ge=MIN_VIDEO_S, le=MAX_VIDEO_S)
+    """Requested video length (1 to 600 s, see ``tools.core.bounds``)."""
     aspect: Aspect = "9:16"
     """Requested frame aspect."""
     resolution_p: Literal[720, 1080] = 720

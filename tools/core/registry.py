@@ -12,7 +12,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import math
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
@@ -53,10 +55,42 @@ class Tool:
                 f"invalid input for tool {self.name!r}: {_short_validation(e)}",
                 hint=f"see the input schema with `python app.py tools --name {self.name}`",
             ) from e
+        bad = _unreasonable_number(inp)
+        if bad:
+            raise ToolInputError(f"invalid input for tool {self.name!r}: {bad} is not a finite number of sensible size",
+                                 hint="NaN, infinity and integers beyond ±2^53 are never valid tool inputs; give a number")
         out = self.fn(inp)
         if not isinstance(out, self.output_model):
             raise InternalError(f"tool {self.name!r} returned {type(out).__name__}, not {self.output_model.__name__}")
         return out
+
+
+#: Integers beyond this are not exact as JSON numbers (doubles) and overflow C libraries (int64).
+MAX_INT = 2**53
+
+
+def _unreasonable_number(value: object, where: str = "") -> str | None:
+    """The location of the first NaN, infinity or integer beyond ±2^53 in a validated input (None:
+    there is none): no tool is handed one, whatever its fields' own constraints say."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if abs(value) <= MAX_INT else (where or "<root>")
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (where or "<root>")
+    if isinstance(value, BaseModel):
+        items: Iterable[tuple[object, object]] = ((k, getattr(value, k)) for k in type(value).model_fields)
+    elif isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    for k, v in items:
+        found = _unreasonable_number(v, f"{where}.{k}" if where else str(k))
+        if found:
+            return found
+    return None
 
 
 def _short_validation(e: ValidationError) -> str:
@@ -113,6 +147,7 @@ TOOL_MODULES: tuple[str, ...] = (
     "tools.story.storyline",
     "tools.story.solver",
     "tools.story.montage",
+    "tools.story.edits",
     "tools.narrate.narrator",
     "tools.narrate.tts",
     "tools.render.timeline",

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -31,21 +31,21 @@ class Settings(BaseSettings):
     """espeak-ng binary for the embedded TTS."""
     subtitle_font: str = "Noto Sans CJK SC"
     """Font family for burned subtitles (must cover CJK; fonts-noto-cjk or fonts-wqy-microhei)."""
-    zh_chars_per_s: float = 5.0
+    zh_chars_per_s: float = Field(5.0, gt=0, le=20)
     """Chinese narration rate: a t-second clip gets [5t−3, 5t+3] characters (narrator §3.1)."""
-    en_words_per_s: float = 2.5
+    en_words_per_s: float = Field(2.5, gt=0, le=10)
     """English narration rate: a t-second clip gets [rt−3, rt+3] words (DESIGN.md: ≈2.5 words/s)."""
-    max_upload_bytes: int = 2 * 1024**3
+    max_upload_bytes: int = Field(2 * 1024**3, gt=0)
     """Largest single file accepted by ingest."""
-    max_image_pixels: int = 80_000_000
+    max_image_pixels: int = Field(80_000_000, gt=0, le=1_000_000_000)
     """Largest image (width × height) decoded; larger files are refused as possible decompression bombs."""
-    library_image_max_side_px: int = 2160
+    library_image_max_side_px: int = Field(2160, ge=256, le=8192)
     """Long side of the normalised library copy of a photo (enough for 1080p with motion headroom)."""
-    max_still_s: float = 6.0
+    max_still_s: float = Field(6.0, gt=0, le=60)
     """Longest a single photo may stay on screen."""
-    min_shot_s: float = 1.5
+    min_shot_s: float = Field(1.5, gt=0, le=60)
     """Shortest shot the planner makes."""
-    target_shot_s: float = 3.0
+    target_shot_s: float = Field(3.0, gt=0, le=60)
     """Typical shot length the simple planner aims for."""
     narrator: Literal["embedded", "vllm"] = "embedded"
     """Narration backend."""
@@ -53,8 +53,10 @@ class Settings(BaseSettings):
     """OpenAI-compatible endpoint of the vLLM server."""
     vllm_model: str = ""
     """Served model name (empty: ask the server)."""
-    vllm_timeout_s: float = 60.0
+    vllm_timeout_s: float = Field(60.0, gt=0, le=3600)
     """Per-request timeout against the model server."""
+    vllm_api_key: str = "EMPTY"
+    """Bearer token for a hosted OpenAI-compatible API, from the environment only (ADREEL_VLLM_API_KEY)."""
     encoder: Literal["classic", "open_clip", "chinese_clip"] = "classic"
     """Image/text encoder for retrieval (open_clip / chinese_clip need ``pip install -e ".[clip]"``)."""
     encoder_model: str | None = None
@@ -77,7 +79,7 @@ class Settings(BaseSettings):
     the endpoint (empty: ``alloy``)."""
     tts_api_key: str = "EMPTY"
     """Bearer token for the endpoint, from the environment only (ADREEL_TTS_API_KEY)."""
-    tts_timeout_s: float = 60.0
+    tts_timeout_s: float = Field(60.0, gt=0, le=3600)
     """Per-line request timeout."""
     subtitle_ocr: bool = True
     """Read printed text on the photos a video uses (rapidocr, ≈1 s per photo, cached per photo) so
@@ -85,5 +87,17 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
-    """Settings read from the environment now (cheap; tests monkeypatch the environment)."""
-    return Settings()
+    """Settings read from the environment now (cheap; tests monkeypatch the environment).
+
+    Raises:
+        ToolInputError: an ``ADREEL_*`` variable does not parse (it names the variable and the value).
+    """
+    try:
+        return Settings()
+    except ValidationError as e:
+        from tools.core.errors import ToolInputError
+
+        err = e.errors()[0]
+        var = "ADREEL_" + str(err["loc"][0]).upper() if err.get("loc") else "an ADREEL_ variable"
+        raise ToolInputError(f"setting {var}={str(err.get('input'))[:100]!r} is invalid: {err['msg']}",
+                             hint=f"fix or unset {var} (see tools/core/settings.py for what it takes)") from None

@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import tempfile
+import threading
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,10 @@ from pydantic import BaseModel
 from tools.core.errors import InternalError, ToolInputError
 from tools.core.models import Job
 
+#: Per-job locks of this process (threads), and the jobs each thread holds (re-entrancy).
+_LOCKS_GUARD = threading.Lock()
+_JOB_RLOCKS: dict[str, threading.RLock] = {}
+_HELD = threading.local()
 _JOB_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
 _PRODUCT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
@@ -93,12 +98,20 @@ class Workspace:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser().resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a file of that name, a read-only disk, no permission
+            raise ToolInputError(f"workspace {str(root)!r} cannot be used ({e.strerror or e})",
+                                 hint="set ADREEL_WORKSPACE to a folder you can write (it is created if missing)") from e
 
     # ---- path safety
     def inside(self, *parts: str | Path) -> Path:
         """Join ``parts`` under the root; refuse anything that escapes it (``..``, absolute parts, links)."""
-        p = self.root.joinpath(*[str(x) for x in parts]).resolve()
+        try:
+            p = self.root.joinpath(*[str(x) for x in parts]).resolve()
+        except (ValueError, OSError, RuntimeError) as e:  # a NUL byte, a symlink loop, a name too long
+            raise ToolInputError(f"path {'/'.join(str(x) for x in parts)[:200]!r} is not a valid path ({e})",
+                                 hint="use paths inside the workspace") from e
         if p != self.root and self.root not in p.parents:
             raise ToolInputError(f"path {p} is outside the workspace {self.root}", hint="use paths inside the workspace")
         return p
@@ -147,6 +160,33 @@ class Workspace:
                 yield
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    @contextmanager
+    def job_lock(self, job_id: str) -> Iterator[None]:
+        """Exclusive use of one job (its graph state, job.json, timeline versions) across threads and
+        processes: two edits of the same job at once run one after the other. Re-entrant within a
+        thread (an edit that resumes the job takes it once)."""
+        d = self.job_dir(job_id, create=False)
+        key = str(d)
+        with _LOCKS_GUARD:
+            rlock = _JOB_RLOCKS.setdefault(key, threading.RLock())
+        with rlock:
+            held: dict[str, int] = _HELD.__dict__.setdefault("jobs", {})
+            if key in held:
+                held[key] += 1
+                try:
+                    yield
+                finally:
+                    held[key] -= 1
+                return
+            with open(d / ".lock", "a+") as f:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+                held[key] = 1
+                try:
+                    yield
+                finally:
+                    del held[key]
+                    fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     def list_jobs(self) -> list[str]:
         d = self.root / "jobs"

@@ -37,6 +37,7 @@ from pydantic import Field
 from tools.core.emotion import EMOTIONS, va_class_probs
 from tools.core.errors import InfeasibleError, ToolInputError
 from tools.core.models import EmotionClass, Model
+from tools.core.paths import ReadPath, WritePath, check_export, export, scratch_dir
 from tools.core.registry import register
 
 # --------------------------------------------------------------------------- classifiers
@@ -442,13 +443,13 @@ class SectionImportance(Model):
 class ExplainInput(Model):
     """Explain why a video is (or is not) predicted exciting."""
 
-    video_path: str
+    video_path: ReadPath
     """The video to explain."""
-    out_dir: str
+    out_dir: WritePath
     """Folder for explanation.png and explanation.json (created if missing)."""
     seed: int = 0
     """Seed of LIME's sampling; the same seed gives the same explanation."""
-    model_path: str | None = None
+    model_path: ReadPath | None = None
     """A classifier from `train_excitement_cli`; empty = AdReel's arousal-based score."""
     n_key_frames: int = Field(15, ge=2, le=60)
     """Number of key frames / sections (the paper's n ≈ 15)."""
@@ -599,4 +600,7 @@ def explain_excitement(inp: ExplainInput) -> ExplainOutput:
 
 def explain_cli(video: str, out_dir: str, seed: int = 0) -> dict:
     """CLI entry: ``python app.py explain VIDEO --out DIR [--seed N]``; returns the output as a dict."""
-    return explain_excitement(ExplainInput(video_path=video, out_dir=out_dir, seed=seed)).model_dump(mode="json")
+    folder = Path(out_dir).expanduser()
+    png, js = check_export(folder / "explanation.png", ".png"), check_export(folder / "explanation.json", ".json")
+    res = explain_excitement(ExplainInput(video_path=video, out_dir=str(scratch_dir("explain")), seed=seed))
+    return res.model_copy(update={"png_path": str(export(res.png_path, png)), "json_path": str(export(res.json_path, js))}).model_dump(mode="json")

@@ -125,8 +125,9 @@ def load_annotations(path: str | Path, shape: str, hint: str | None = None) -> d
         raise ToolInputError(f"annotation file not found: {str(path)!r}")
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ToolInputError(f"annotation file {str(path)!r} is not valid JSON: {e}") from e
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ToolInputError(f"annotation file {str(path)!r} is not valid JSON: {str(e)[:200]}",
+                             hint="write the annotations as one JSON object keyed by video path") from e
     if not isinstance(data, dict) or not data:
         raise ToolInputError(f"annotation file {str(path)!r} must be a non-empty JSON object: {shape}", hint=hint)
     return data

@@ -27,6 +27,7 @@ from pydantic import Field
 
 from tools.core.errors import InfeasibleError, MediaError, ToolInputError
 from tools.core.models import Model
+from tools.core.paths import FileName, ReadPath, WritePath, check_export, export, scratch_dir
 from tools.core.registry import register
 
 Role = Literal["start", "develop", "end"]
@@ -35,11 +36,11 @@ Role = Literal["start", "develop", "end"]
 class ThumbnailInput(Model):
     """Make a looping 3-shot GIF thumbnail of a video."""
 
-    video_path: str
+    video_path: ReadPath
     """The video to summarise."""
-    out_dir: str
+    out_dir: WritePath
     """Folder the GIF is written to (created if missing)."""
-    file_name: str = "thumb.gif"
+    file_name: FileName = "thumb.gif"
     """Name of the GIF inside ``out_dir``."""
     budget_bytes: int = Field(2_000_000, ge=20_000)
     """Largest allowed GIF size in bytes (web default 2 MB)."""
@@ -47,7 +48,7 @@ class ThumbnailInput(Model):
     """Width of the GIF; may be lowered to meet the budget."""
     scorer: Literal["heuristic", "gevaden"] = "heuristic"
     """Shot scorer: the training-free heuristic or a trained GEVADEN model."""
-    model_path: str | None = None
+    model_path: ReadPath | None = None
     """GEVADEN checkpoint (from `train_gevaden_cli`); required when scorer is 'gevaden'."""
     shot_s: float = Field(1.0, gt=0.2, le=5.0)
     """Length of each shot; shortened to duration/3 for videos shorter than three shots."""
@@ -299,9 +300,8 @@ def make_thumbnail_cli(video: str, out: str, **kw) -> dict:
 
     ``kw`` are any other :class:`ThumbnailInput` fields. Returns the output as a JSON-able dict.
     """
-    p = Path(out)
-    if p.suffix.lower() != ".gif":
-        raise ToolInputError(f"--out must name a .gif file, got {out!r}", hint="e.g. --out thumb.gif")
-    inp = ThumbnailInput(video_path=video, out_dir=str(p.parent if str(p.parent) else "."), file_name=p.name,
+    dst = check_export(out, ".gif")
+    inp = ThumbnailInput(video_path=video, out_dir=str(scratch_dir("thumbnail")), file_name="thumb.gif",
                          **{k: v for k, v in kw.items() if v is not None})
-    return make_gif_thumbnail(inp).model_dump(mode="json")
+    res = make_gif_thumbnail(inp)
+    return res.model_copy(update={"gif_path": str(export(res.gif_path, dst))}).model_dump(mode="json")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tools.core.errors import ToolInputError
 from tools.core.models import count_words
-from tools.story.esync import EsyncVideo, load_esync
+from tools.story.esync import EsyncVideo, read_esync
 
 
 def name_fill(name: str, word_min: int, word_max: int, language: str = "zh") -> str:
@@ -78,7 +78,7 @@ def narrate_bench(esync_path: str, out_path: str, labels: str = "given", seed: i
 
     if labels not in ("given", "predicted"):
         raise ToolInputError(f"labels must be 'given' or 'predicted', got {labels!r}")
-    videos = load_esync(esync_path)
+    videos, warnings = read_esync(esync_path)
     if not videos:
         raise ToolInputError(f"{esync_path!r} holds no videos")
     lang = videos[0].product.language
@@ -88,6 +88,7 @@ def narrate_bench(esync_path: str, out_path: str, labels: str = "given", seed: i
     preds: dict[str, list[dict[str, str]]] = {}
     stories: list[list[str]] = []
     pred_labels: list[str] = []
+    provenance: list[str] = []
     t0 = time.perf_counter()
     n_lines = 0
     for v in videos:
@@ -97,6 +98,7 @@ def narrate_bench(esync_path: str, out_path: str, labels: str = "given", seed: i
         preds[v.id] = [{"label": ln.label, "text": ln.text} for ln in res.lines]
         stories.append([ln.text for ln in res.lines])
         pred_labels += [ln.label for ln in res.lines]
+        provenance += res.provenance
         n_lines += len(res.lines)
     elapsed = time.perf_counter() - t0
 
@@ -117,7 +119,8 @@ def narrate_bench(esync_path: str, out_path: str, labels: str = "given", seed: i
         "random_same_label": _random_same_label(videos, seed),
     }
     result: dict = {"file": str(esync_path), "videos": len(videos), "lines": n_lines, "labels": labels, "seed": seed,
-                    "retrieval": "leave-product-out (copy of the narrated product excluded)"}
+                    "retrieval": "leave-product-out (copy of the narrated product excluded)",
+                    "warnings": warnings}
     for name, st in systems.items():
         result[name] = score_corpus(st, refs, ranges, know, durs, lang, enc)
     human = score_corpus(refs, refs, ranges, know, durs, lang, enc)
@@ -130,6 +133,11 @@ def narrate_bench(esync_path: str, out_path: str, labels: str = "given", seed: i
     result["narrator"]["lines_per_s"] = n_lines / max(elapsed, 1e-9)
     result["narrator"]["in_range_lines"] = sum(
         lo <= count_words(t, lang) <= hi for st, rs in zip(stories, ranges) for t, (lo, hi) in zip(st, rs))
+    from tools.narrate.guard import grammar_errors
+
+    flat = [t for st in stories for t in st]
+    result["narrator"]["guard_pass"] = 100 * sum(not grammar_errors(t, lang) for t in flat) / max(len(flat), 1)
+    result["narrator"]["repaired_lines"] = sum(p == "fallback" for p in provenance)  # cut/padded by fit_line
     return result
 
 
@@ -144,4 +152,9 @@ def format_report(res: dict) -> str:
     n = res["narrator"]
     lines.append(f"narrator label accuracy: exact {n['label_acc_exact']:.1f} %, first-label hit {n['label_acc_hit']:.1f} %; "
                  f"throughput {n['lines_per_s']:.1f} lines/s")
+    if "guard_pass" in n:
+        lines.append(f"narrator lines passing the grammar guard: {n['guard_pass']:.1f} %; lines repaired by cutting/padding: "
+                     f"{n['repaired_lines']}")
+    if res.get("warnings"):
+        lines.append(f"{len(res['warnings'])} warnings reading the file, e.g. {res['warnings'][0]}")
     return "\n".join(lines)

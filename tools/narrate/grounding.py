@@ -31,6 +31,7 @@ GENERIC_AD_WORDS: dict[str, frozenset[str]] = {
 适合 非常适合 合适 需要 想要 能够 才能 可以 可能 变得 变成 显得 像是 好像 属于 作为 加上 包括 进行 保持 支持 帮助 提供 带来 得到 找到 满足 解决 做到 搞定 坚持 安排 准备 打开 放在 出现 开始 采用 打造 升级 提升 提高 保证
 放心 安心 担心 犹豫 后悔 错过 心动 惊喜 完美 经典 满满 满满的 必备 实用 好用 不错 超棒 超级 简单 容易 方便 轻松 划算 性价比 实惠 不贵 不亏 口碑 颜值 实力 质感 品质 质量 功效 设计 体验 作用 用心 讲究 用料 值得一提 专属 专业 重要 关键 丰富 用过 回购 离不开 闭眼 爱上 说好 看得见 保障 有目共睹 并存 亮点 发愁 烦恼 遇到 这样 是否 的话 赶紧 上手 明显 经得起 考验 外观 可靠 工序 严格 每一个 每一道 感觉 视频 链接 点击 行动 心情 开心 快乐 满意 用起来 看起来 一下子 第一步 肯定 没错 厉害 就够 好物 宝藏 这套 这瓶 这支 这只 这件 这双 这台 这盒 这罐 这把 一套 一瓶 一支 一只 一件 一盒 谁用谁 懂的 都懂 越用越 真香 种草 一用 效果显著 快乐 选它 答案 秘密 心里 生活 品味 精致 高级 有效 不同 一般 普通 完全 直接 充分
 感超棒 越用 是不是 总在 试一下 放心使用 生产工艺 用着 说真的 安利 必须 一定
+一试 一大 含有 困扰 千万 别错过 正在 回家 回家吧 带回家 超高 好看 外观设计 选用 试用 一步 每一步 一道 体验感 头疼
 """.split()),
     "en": frozenset("""
 love loved loving like great good best better really truly today now every everyday day daily life
@@ -43,6 +44,7 @@ whether morning mornings sound familiar tired problems problem there here ready 
 work works working fit fits trusted experts expert certified tested safety safe care carefully how come comes
 detail details thought thoughtful favourite smart choice wonderful amazing lovely nice fine handy practical
 materials throughout yourself recognised peace mind
+say hello sick have has answer give gives feature features carry carries top favourite everyday
 """.split()),
 }
 

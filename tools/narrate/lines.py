@@ -100,3 +100,18 @@ def narrate_beats(narrator: Narrator, product: ProductInfo, story: Storyline, la
             note += f" for {len(todo) - len(done)} of {len(todo)} lines (the {len(done)} written before the failure were kept)"
         fresh = {ln.beat_index: ln for ln in written}
     return [keep.get(b.index) or fresh[b.index] for b in story.beats], note
+
+
+def shorter_beats(story: Storyline, lines: Sequence[NarrationLine], tempo: dict[int, float], beats: Sequence[int]) -> Storyline:
+    """The storyline with a smaller word budget on ``beats``: what their line would have needed to
+    fit at a natural speaking rate (its length divided by the compression ``tempo`` the speech
+    step had to apply), so the narrator writes them shorter instead of the voice rushing."""
+    from tools.core.models import count_words
+
+    out = list(story.beats)
+    for i in beats:
+        b, ln = story.beats[i], lines[i]
+        fits = max(1, int(count_words(ln.text, ln.language) / max(1.0, tempo.get(i, 1.0))))
+        hi = max(1, min(b.word_max, fits))
+        out[i] = b.model_copy(update={"word_max": hi, "word_min": min(b.word_min, max(0, hi - 4))})
+    return story.model_copy(update={"beats": out})

@@ -31,6 +31,10 @@ def clean_name(name: str) -> str:
     return s or name.strip()
 
 
+#: Audience words of listing titles; the spoken name stops before them.
+_AUDIENCE_WORDS = frozenset("女 男 女士 男士 女款 男款 女生 男生 男女 女式 男式 儿童 成人 宝宝 婴儿 学生 孕妇 中老年".split())
+
+
 def _leading_tokens(name: str, max_chars: int, stop_at_code: bool) -> str:
     toks = [t for t in tokens(clean_name(name), "zh") if t.strip()]
     kept: list[str] = []
@@ -40,6 +44,11 @@ def _leading_tokens(name: str, max_chars: int, stop_at_code: bool) -> str:
         if stop_at_code and kept and len("".join(kept)) >= 4 and ALNUM_RE.search(t):
             break
         kept.append(t)
+    # the audience words that follow the product noun in listing titles ("隔离霜女妆前乳") end the name
+    for k, t in enumerate(kept):
+        if k and len("".join(kept[:k])) >= 4 and (t in _AUDIENCE_WORDS or t[:1] in ("女", "男")):
+            kept = kept[:k]
+            break
     # a dangling one-character word ("IPSA茵芙莎第" before "9代") is half of something longer
     while len(kept) > 1 and kept[-1] in DANGLING_ZH | {"第", "之", "新", "款"}:
         kept.pop()

@@ -8,10 +8,10 @@ not normalisers.
     price            289元 / ¥289    二百八十九元                 —
                      $29.99         二十九点九九美元             twenty-nine ninety-nine
     percentage       20%            百分之二十                   twenty percent
-    unit             50ml           五十毫升                     fifty milliliters
+    unit             50ml, 15-lb    五十毫升                     fifty milliliters, fifteen-pound
     date             2024-11-11     二零二四年十一月十一日        November eleventh, twenty twenty-four
                      11月11日 / 11.11  十一月十一日 / 双十一        Nov 11 → November eleventh
-    model code       ODT1 / X4090   O D T 一 / X 四零九零        O D T one / X forty ninety
+    model code       ODT1 / X4090   O D T一 / X四零九零          O D T one / X forty ninety
     Latin in zh      iPhone, SPF    iPhone, S P F (spoken by an English voice: :func:`script_runs`)
 
 Numbers inside Chinese go through cn2an (Arabic → Chinese numerals, dates, fractions,
@@ -186,7 +186,9 @@ def _en_unit(num: str, unit: str) -> str:
 
 
 def _spoken_en(text: str) -> str:
-    t = text.replace("&", " and ").replace("24/7", "twenty-four seven")
+    t = re.sub("[™®©]", "", text).replace("&", " and ").replace("24/7", "twenty-four seven")
+    # "a 15-lb ball": a unit inside a compound adjective is said in the singular
+    t = re.sub(rf"{_L}(\d+)-({_UNIT_ALT}){_R}", lambda m: f"{en_number(m[1])}-{UNITS[m[2]][1]}", t)
     t = _ISO_DATE_RE.sub(lambda m: f"{MONTHS[int(m[2]) - 1]} {en_ordinal(int(m[3]))}, {en_year(int(m[1]))}", t)
     t = _MONTH_DAY_RE.sub(lambda m: f"{MONTHS[_MONTH_ABBR[m[1][:4].lower() if m[1].lower().startswith('sept') else m[1][:3].lower()] - 1]} "
                                    f"{en_ordinal(int(m[2]))}" + (f", {en_year(int(m[3]))}" if m[3] else ""), t)
@@ -198,7 +200,7 @@ def _spoken_en(text: str) -> str:
     t = re.sub(r"\b(\d+)x\b", lambda m: f"{en_number(m[1])} times", t)       # 2x faster
     t = re.sub(r"\b(\d+)-in-(\d+)\b", lambda m: f"{en_number(m[1])} in {en_number(m[2])}", t)
     t = _CODE_RE.sub(lambda m: _en_code(m[0]), t)
-    t = re.sub(rf"\b(?:in|since|from|by|of|until)\s+((?:19|20)\d\d)\b", lambda m: m[0].replace(m[1], en_year(int(m[1]))), t)
+    t = re.sub(r"\b(?:in|since|from|by|of|until)\s+((?:19|20)\d\d)\b", lambda m: m[0].replace(m[1], en_year(int(m[1]))), t)
     t = re.sub(_NUM, lambda m: en_number(m[0]), t)
     t = re.sub(r"(\w)\s*/\s*(\w)", r"\1 or \2", t)
     t = t.replace("+", " plus ")
@@ -241,7 +243,8 @@ def _zh_money(sign: str, num: str) -> str:
 def _spoken_zh(text: str) -> str:
     import cn2an
 
-    t = _DOUBLE_ELEVEN_RE.sub(lambda m: "双" + zh_number(m[1] or m[2]) if (m[1] or m[2] == m[3]) else m[0], text)
+    t = re.sub("[™®©]", "", text)
+    t = _DOUBLE_ELEVEN_RE.sub(lambda m: "双" + zh_number(m[1] or m[2]) if (m[1] or m[2] == m[3]) else m[0], t)
     t = _ISO_DATE_RE.sub(lambda m: f"{_zh_digits(m[1])}年{zh_number(str(int(m[2])))}月{zh_number(str(int(m[3])))}日", t)
     t = _CUR_RE.sub(lambda m: _zh_money(m[1], m[2]), t)
     t = re.sub(rf"({_NUM})\s?(?:RMB|rmb|CNY)", lambda m: zh_number(m[1]) + "元", t)

@@ -1,55 +1,145 @@
-"""Template lines per script label: the last resort when no retrieved line can be adapted.
+"""Hand-written frames by script label and fact type, and complete generic sentences.
 
-Narrator §3.1 / App. A.4: each clip's narration carries one of the 12 script labels. When
-retrieval and adaptation give no grounded candidate, :func:`template_line` fills a label's
-template with an unused fact of this product (or says the label's fact-free generic line); the
-result is then length-fitted like any other line.
+Narrator §3.1 / App. A.4: each clip's narration carries one of the 12 script labels. Corpus
+frames (:mod:`tools.narrate.frames`) give most lines their phrasing; these templates give every
+label grammatical sentences for every kind of fact a seller lists, so that a product whose facts
+fit no corpus frame (and every English product: the Luma catalogue is small) still gets fluent
+lines. Each template is a complete sentence whose slot says what it takes:
+``{fact:<group>:<class>}`` — a whole fact of an aspect group (:func:`~tools.narrate.frames.aspect_group`)
+and phrase class (:func:`~tools.narrate.frames.fact_class`; ``any`` takes every class, en ``np*``
+any noun phrase with a/an before a singular count one) — or ``{name}``.
+
+:data:`GENERIC_SENTENCES` are fact-free complete sentences; with templates and corpus frames
+they are the units a line's length is reached with (a second or third sentence), never bare
+words appended to a line.
 """
 
 from __future__ import annotations
 
-from tools.core.models import Language, ProductInfo
-from tools.narrate.adapt import StoryState, fact_extras
+from functools import lru_cache
 
-#: Per language and label: a template with a {fact} slot (and {name}), and a fact-free fallback.
+from tools.core.models import Language
+from tools.narrate.frames import Frame, parse_template
+
+#: Aspect groups whose facts a line of each label states, best first.
+LABEL_GROUPS: dict[str, tuple[str, ...]] = {
+    "产品推荐": ("benefit", "texture", "material", "look"),
+    "痛点铺垫": ("pain", "audience"),
+    "引导购买": ("offer", "service"),
+    "外观设计": ("look",),
+    "质地/成分/材质": ("material", "texture"),
+    "产品试用": ("use", "texture", "benefit"),
+    "产品功效": ("benefit", "texture", "use"),
+    "质量/特性介绍": ("benefit", "material", "cert", "service"),
+    "鉴定展示": ("cert",),
+    "安全认证": ("cert",),
+    "生产过程": ("material",),
+    "其他/通用卖点": ("benefit", "audience", "service", "look", "story"),
+}
+
 TEMPLATES: dict[str, dict[str, list[str]]] = {
     "zh": {
-        "产品推荐": ["今天给大家推荐{name}", "{name}真的值得入手"],
-        "痛点铺垫": ["是不是总在为{fact}发愁", "你是否也遇到过这样的烦恼"],
-        "引导购买": ["现在下单更划算，{fact}", "喜欢的话赶紧下单吧"],
-        "外观设计": ["外观上，{fact}", "它的设计很用心"],
-        "质地/成分/材质": ["它采用{fact}", "用料很讲究"],
-        "产品试用": ["上手试一下，{fact}", "用起来非常方便"],
-        "产品功效": ["{fact}，效果看得见", "效果真的很明显"],
-        "质量/特性介绍": ["品质方面，{fact}", "品质经得起考验"],
-        "鉴定展示": ["{fact}，实力有目共睹", "品质看得见，用着更放心"],
-        "安全认证": ["{fact}，用着更安心", "用着安心，大家放心使用"],
-        "生产过程": ["生产工艺上，{fact}", "每一个细节都很用心"],
-        "其他/通用卖点": ["{fact}，亮点满满", "还有更多亮点等你发现"],
+        "产品推荐": ["今天给大家推荐{name}。", "{name}，{fact:benefit:item}，{fact:benefit:item}。", "给大家推荐{name}，{fact:benefit:vp}又{fact:benefit:vp}。",
+                 "这款{name}，{fact:texture:ap}，{fact:benefit:vp}。", "这款{name}，我真心推荐给大家。", "{name}，真的值得入手。",
+                 "最近一直在用{name}，真的很不错。", "今天给大家推荐{name}，它能{fact:benefit:vp}。",
+                 "给大家推荐{name}，{fact:benefit:np}是它的一大亮点。", "今天要推荐的是{name}，{fact:texture:ap}，真的很不错。"],
+        "痛点铺垫": ["你是否也有{fact:pain:any}的烦恼？", "很多人都有{fact:pain:any}的困扰。", "是不是总被{fact:pain:np}困扰？",
+                 "你是否也遇到过这样的烦恼？", "生活中，你是不是也有这样的困扰？"],
+        "引导购买": ["现在下单，{fact:offer:vp}。", "趁着{fact:offer:event}，赶紧下单吧！", "现在购买还能{fact:offer:vp}，千万别错过！",
+                 "{fact:offer:event}正在进行中，喜欢的话赶紧下单吧！", "现在下单，还有{fact:offer:np}。", "喜欢的话赶紧下单吧！", "点击下方链接，马上带回家吧！",
+                 "心动不如行动，快来下单吧！", "还在等什么，赶紧把{name}带回家吧！", "{fact:service:any}，买得放心。"],
+        "外观设计": ["它采用了{fact:look:np}。", "{name}，{fact:look:item}，{fact:look:item}。", "{fact:look:ap}，{fact:look:ap}，颜值超高。", "{fact:look:np}，颜值超高。", "外观上，它{fact:look:ap}。", "它的设计{fact:look:ap}，非常好看。",
+                 "它的外观设计很用心。"],
+        "质地/成分/材质": ["它采用{fact:material:np}。", "{name}，{fact:material:item}，{fact:texture:item}。", "{name}采用{fact:material:np}，{fact:benefit:vp}。", "里面含有{fact:material:np}和{fact:material:np}。",
+                      "上手{fact:texture:ap}，{fact:texture:ap}。", "{fact:texture:ap}又{fact:texture:ap}，上手就爱了。", "里面含有{fact:material:np}。", "{fact:material:np}，用料很讲究。",
+                      "用起来{fact:texture:ap}。", "用料非常讲究。"],
+        "产品试用": ["只需{fact:use:vp}，就可以了。", "上手试一下，{fact:texture:ap}，{fact:benefit:vp}。", "上手试一下，真的很{fact:texture:ap}。", "用起来{fact:texture:ap}，体验感超棒。",
+                 "用了之后，可以{fact:benefit:vp}。", "我们来试用一下。", "一起来看看上手效果吧。"],
+        "产品功效": ["它能{fact:benefit:vp}。", "{name}，{fact:benefit:item}，{fact:benefit:item}。", "{fact:benefit:item}，{fact:benefit:item}，效果看得见。", "它能{fact:benefit:vp}，还能{fact:benefit:vp}，{fact:benefit:vp}。",
+                 "{fact:benefit:vp}、{fact:benefit:vp}，一次搞定。", "{name}帮你{fact:benefit:vp}。", "它可以{fact:benefit:vp}，效果看得见。", "不仅能{fact:benefit:vp}，还能{fact:benefit:vp}。",
+                 "{fact:benefit:np}，效果真的很明显。", "用了它，真的很{fact:benefit:ap}。", "用了它，你会发现{fact:benefit:ap}。",
+                 "效果真的很明显。"],
+        "质量/特性介绍": ["它{fact:benefit:ap}，品质经得起考验。", "{fact:benefit:item}，{fact:benefit:item}，品质经得起考验。", "它还有{fact:benefit:np}，品质有保障。",
+                     "它通过了{fact:cert:np}，品质有保障。", "品质经得起考验。"],
+        "鉴定展示": ["它通过了{fact:cert:np}。", "{fact:cert:any}，品质看得见。", "品质看得见，用着更放心。"],
+        "安全认证": ["它通过了{fact:cert:np}。", "{fact:cert:any}，用着更安心。", "用着安心，大家放心使用。"],
+        "生产过程": ["它采用{fact:material:np}，每一步都很讲究。", "{fact:material:vp}，每一道工序都很用心。", "每一道工序都很用心。"],
+        "其他/通用卖点": ["另外，它还能{fact:benefit:vp}。", "{name}，{fact:benefit:item}，{fact:benefit:item}。", "还有{fact:benefit:np}，亮点满满。", "而且它{fact:benefit:ap}。", "而且它非常{fact:benefit:ap}。",
+                     "它特别适合{fact:audience:np}。", "{fact:audience:np}也能放心使用。", "{fact:service:any}，买得放心。",
+                     "还有更多亮点等你发现。"],
     },
     "en": {
-        "产品推荐": ["Meet the {name}", "We recommend the {name}"],
-        "痛点铺垫": ["Tired of problems like {fact}?", "Sound familiar?"],
-        "引导购买": ["Order now: {fact}", "Grab yours today"],
-        "外观设计": ["Look at the design: {fact}", "It looks great"],
-        "质地/成分/材质": ["Made with {fact}", "Quality materials throughout"],
-        "产品试用": ["Try it yourself: {fact}", "It is easy to use"],
-        "产品功效": ["It delivers: {fact}", "You will see the difference"],
-        "质量/特性介绍": ["Built for quality: {fact}", "Built to last"],
-        "鉴定展示": ["Recognised: {fact}", "Quality you can see"],
-        "安全认证": ["Certified safe: {fact}", "Use it with peace of mind"],
-        "生产过程": ["How it is made: {fact}", "Made with care"],
-        "其他/通用卖点": ["Plus: {fact}", "There is more to love"],
+        "产品推荐": ["Meet the {name}.", "Say hello to the {name}.", "This is the {name}, and you are going to love it.",
+                 "We recommend the {name}.", "Meet the {name}, with {fact:benefit:np*}.", "Meet the {name}: it {fact:benefit:vp3}.",
+                 "Looking for a new favourite? Try the {name}."],
+        "痛点铺垫": ["Tired of {fact:pain:np_p}?", "Sick of {fact:pain:np_p}? We have the answer.", "No more {fact:pain:np_p}.",
+                 "Sound familiar?", "We have all been there."],
+        "引导购买": ["Order now and get {fact:offer:np*}.", "Order today: {fact:offer:vp}.", "Right now you can {fact:offer:vp}.",
+                 "Grab yours today.", "Order yours now.", "Get the {name} today.", "You also get {fact:service:np*}."],
+        "外观设计": ["It comes in {fact:look:np*}.", "Just look at the design: {fact:look:np*}.", "The design is {fact:look:ap}.",
+                 "It looks great."],
+        "质地/成分/材质": ["It is made with {fact:material:np*}.", "It is made from {fact:material:np*}.", "It feels {fact:texture:ap}.",
+                      "Quality materials throughout."],
+        "产品试用": ["Just {fact:use:vp}.", "Simply {fact:use:vp}, and you are ready to go.", "It is {fact:use:ap}.",
+                 "Try it and you will see.", "It is easy to use."],
+        "产品功效": ["It {fact:benefit:vp3}.", "Enjoy {fact:benefit:np*}.", "It gives you {fact:benefit:np*}.", "It is {fact:benefit:ap}.",
+                 "You get {fact:benefit:np*} and {fact:benefit:np*}.", "You will see the difference."],
+        "质量/特性介绍": ["It has {fact:benefit:np*}.", "It features {fact:benefit:np*}.", "Built to last, with {fact:benefit:np*}.",
+                     "It is {fact:cert:ap}.", "Built to last."],
+        "鉴定展示": ["It carries {fact:cert:np*}.", "It is {fact:cert:ap}.", "Quality you can see."],
+        "安全认证": ["It carries {fact:cert:np*}.", "It is {fact:cert:ap}.", "Use it with peace of mind."],
+        "生产过程": ["It is made with {fact:material:np*}.", "Made with care."],
+        "其他/通用卖点": ["Plus, it has {fact:benefit:np*}.", "On top of that, you get {fact:benefit:np*}.", "It is perfect for {fact:audience:np_p}.",
+                     "You also get {fact:service:np*}.", "There is more to love."],
     },
 }
 
+#: Fact-free complete sentences (checked by the grounding test) that complete a line's length.
+GENERIC_SENTENCES: dict[str, list[str]] = {
+    "zh": ["真的很不错。", "值得拥有。", "真心推荐！", "快来试试吧！", "用过都说好。", "品质有保障。", "性价比很高。", "闭眼入就对了。",
+           "谁用谁知道。", "入手绝对不亏。", "大家可以放心冲。", "推荐给大家。", "一用就爱上。", "口碑一直很好。", "每天都离不开它。",
+           "颜值和实力并存。", "真的值得一试。", "越用越喜欢。", "安心又放心。", "好用不贵。", "日常必备。", "效果看得见。", "体验感超棒。",
+           "非常实用。", "真香！", "好用！", "推荐！", "真的很好用。", "姐妹们一定要试试。", "用过的都说好。"],
+    "en": ["You will love it.", "It is worth every penny.", "Made to last.", "It is easy to use.", "A real favourite.",
+           "Built for everyday life.", "Love it.", "Try it today.", "Grab yours today.", "It really is that good.",
+           "And it is great value.", "Quality you can feel.", "You have to see it."],
+}
 
-def template_line(label: str, product: ProductInfo, state: StoryState, hint: str | None, language: Language, sname: str) -> tuple[str, list[str]]:
-    """The template line of ``label``'s first part with this product's most fitting unused fact
-    (or its fact-free fallback), and the facts it states."""
-    lab = label.split("+")[0]
-    facts = fact_extras(product, state, label, hint, [])
-    tpl = TEMPLATES[language][lab]
-    if facts:
-        return tpl[0].replace("{fact}", facts[0]).replace("{name}", sname), [facts[0]]
-    return tpl[1].replace("{name}", sname) if "{fact}" not in tpl[1] else tpl[1], []
+
+#: Sentences that state one given fact of any class (a fact printed on the shot must be said
+#: even when no label template takes it); ``{F}`` becomes the fact's slot.
+FACT_SENTENCES: dict[str, dict[str, list[str]]] = {
+    "zh": {"*": ["{name}，{F}。", "你看，{F}。", "{F}，这一点真的很加分。", "{F}，一眼就能看出来。"]},
+    # no "{name}" in English: the name slot may hold a pronoun, and "The it has …" is not English
+    "en": {"np": ["Look at the {F}.", "Notice the {F}.", "It comes with {F*}."], "vp3": ["It {F}."], "vp": ["Just {F}."],
+           "ap": ["It is {F}."], "*": ["Here is the best part: {F}."]},
+}
+
+
+def fact_frames(group: str, cls: str, language: Language) -> tuple[Frame, ...]:
+    """The :data:`FACT_SENTENCES` for a fact of ``group`` and class ``cls`` as frames."""
+    table = FACT_SENTENCES[language]
+    key = cls if cls in table else ("np" if cls.startswith("np") and "np" in table else "*")
+    tpls = table[key] + (table["*"] if key != "*" else [])
+    slot_cls = "item" if key == "*" else cls
+    out = []
+    for i, t in enumerate(tpls):
+        t = t.replace("{F*}", "{fact:%s:%s*}" % (group, slot_cls)).replace("{F}", "{fact:%s:%s}" % (group, slot_cls if "{F*}" not in t else slot_cls))
+        out.append(parse_template(f"fact:{key}:{i}", t, None, language))
+    return tuple(out)
+
+
+@lru_cache(maxsize=4)
+def template_frames(language: Language) -> tuple[Frame, ...]:
+    """Every template of ``language`` as a frame (uid ``tpl:<label>:<i>``)."""
+    out = []
+    for label, tpls in TEMPLATES[language].items():
+        for i, t in enumerate(tpls):
+            out.append(parse_template(f"tpl:{label}:{i}", t, label, language))
+    return tuple(out)
+
+
+@lru_cache(maxsize=4)
+def generic_frames(language: Language) -> tuple[Frame, ...]:
+    """The generic sentences as slot-free frames (uid ``gen:<i>``)."""
+    return tuple(parse_template(f"gen:{i}", t, None, language) for i, t in enumerate(GENERIC_SENTENCES[language]))

@@ -38,9 +38,11 @@ import numpy as np
 from pydantic import Field
 
 from tools.core.backends import default_backend, with_fallback
+from tools.core.bounds import Seconds
 from tools.core.errors import AdReelError, BackendUnavailable, InternalError, ToolInputError
 from tools.core.media import ffmpeg_exe, run_ffmpeg
 from tools.core.models import Language, Model, NarrationLine
+from tools.core.paths import WritePath
 from tools.core.registry import register
 from tools.core.settings import get_settings
 from tools.narrate.speech_text import script_runs, spoken_form, to_pinyin
@@ -54,9 +56,13 @@ BASE_WPM: dict[str, int] = {"zh": 230, "en": 165}
 #: How much faster than its base rate an engine may speak a line and still sound natural
 #: (≈1.4× is where listeners start to hear a voice hurry; espeak-ng at 165 wpm → 240 wpm).
 MAX_SPEEDUP: dict[str, float] = {"espeak": 1.45, "piper": 1.4, "openai": 1.4}
+#: Speeding a VITS voice up by x shortens a line by less than x (pauses and stops keep part of
+#: their length: 1.2× → 0.9 of the duration, measured on the packaged voice), so its next try
+#: asks for (needed ratio)^1.5.
+RATE_EXPONENT: dict[str, float] = {"piper": 1.5}
 #: Loudness every line is levelled to (EBU R128 integrated) before the mix; the mix itself is
 #: normalised to −14 LUFS later, so this only has to be the same for every line.
-LINE_LUFS = -20.0
+LINE_LUFS = -24.0
 #: Peak ceiling of a levelled line (dBFS).
 LINE_PEAK_DB = -1.0
 #: Silence kept before and after the voice when a clip's silent edges are trimmed.
@@ -189,10 +195,10 @@ def speak_fitted(text: str, language: Language, out_wav: Path, max_s: float, eng
 
     speed = 1.0
     d = say(speed)
-    for _ in range(2):  # the second try corrects a rate that does not scale durations exactly
+    for _ in range(4):  # later tries correct a rate that does not scale the duration exactly
         if d <= max_s or speed >= limit:
             break
-        speed = min(limit, speed * d / max_s * 1.02)
+        speed = min(limit, speed * (d / max_s) ** RATE_EXPONENT.get(engine, 1.0) * 1.02)
         d = say(speed)
     rate = round(BASE_WPM[language] * speed) if engine == "espeak" else round(speed * 100)
     tempo = 1.0
@@ -209,7 +215,9 @@ def speak_fitted(text: str, language: Language, out_wav: Path, max_s: float, eng
         tmp = out_wav.with_name(out_wav.stem + ".fast.wav")
         run_ffmpeg(["-i", str(out_wav), "-filter:a", ",".join(filters), str(tmp)], what="time-compressing a voice line")
         tmp.replace(out_wav)
-        d = wav_duration_s(out_wav)
+        d = trim_silence(out_wav)
+        if d > max_s:  # atempo's output can run a few ms over: cut them, with a 10 ms fade
+            d = cut_to(out_wav, max_s)
     level_loudness(out_wav)
     return d, rate, tempo
 
@@ -242,11 +250,27 @@ def trim_silence(wav: Path) -> float:
     return wav_duration_s(wav)
 
 
+def cut_to(wav: Path, max_s: float) -> float:
+    """Cut ``wav`` in place to at most ``max_s`` seconds, fading out its last 10 ms; returns the duration."""
+    import soundfile as sf
+
+    audio, rate = sf.read(str(wav), dtype="float32")
+    n = min(len(audio), int(max_s * rate))
+    audio = audio[:n].copy()
+    fade = min(n, rate // 100)
+    if fade:
+        audio[n - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    sf.write(str(wav), audio, rate, subtype="PCM_16")
+    return wav_duration_s(wav)
+
+
 def measure_lufs(wav: Path) -> float | None:
     """Integrated loudness of ``wav`` (EBU R128, ffmpeg's ebur128 meter); None when the line is
     too short or too quiet for the meter's 400 ms gate."""
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(wav), "-af", "ebur128=framelog=quiet",
-                           "-f", "null", "-"], capture_output=True, timeout=120, check=False)
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-i", str(wav), "-af",
+                           "aresample=48000,ebur128", "-f", "null", "-"], capture_output=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        return None
     m = re.findall(r"I:\s+(-?[\d.]+|-inf) LUFS", proc.stderr.decode("utf-8", "replace"))
     if not m or m[-1] == "-inf" or float(m[-1]) <= -69.0:
         return None
@@ -299,9 +323,9 @@ class SynthesizeInput(Model):
 
     lines: list[NarrationLine] = Field(min_length=1)
     """Narration lines."""
-    max_durations_s: list[float]
+    max_durations_s: list[Seconds]
     """Longest each line may last (its shot minus a short tail)."""
-    out_dir: str
+    out_dir: WritePath
     """Folder for the WAV files."""
     engine: Engine = "espeak"
     """Speech engine (``agents.deps`` picks it from ``ADREEL_TTS``)."""

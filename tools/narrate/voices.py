@@ -169,7 +169,7 @@ class PiperVoice:
             with self.lock:
                 try:
                     audio = self.session.run(None, feed)[0]
-                except Exception as e:  # onnxruntime raises its own untyped errors  # noqa: BLE001
+                except Exception as e:  # onnxruntime raises its own untyped errors
                     raise BackendUnavailable(f"voice {inf.path.name} failed to run ({str(e)[:160]})",
                                              hint="the file may be corrupt or not a Piper voice") from e
             chunks.append(np.asarray(audio, dtype=np.float32).reshape(-1))
@@ -203,7 +203,7 @@ def load_voice(path: str | Path, threads: int = DEFAULT_THREADS) -> PiperVoice:
         opts.log_severity_level = 3
         try:
             sess = ort.InferenceSession(str(info.path), sess_options=opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # InvalidProtobuf, Fail, NoSuchFile …  # noqa: BLE001
+        except Exception as e:  # InvalidProtobuf, Fail, NoSuchFile …
             raise BackendUnavailable(f"voice file {info.path.name} is not a loadable ONNX model ({str(e)[:160]})",
                                      hint="re-install or re-download the voice; " + _INSTALL_HINT) from e
         names = {i.name for i in sess.get_inputs()}

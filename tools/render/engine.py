@@ -51,11 +51,13 @@ from tools.core.errors import InternalError, MediaError, ToolInputError
 from tools.core.images import colourfulness, read_frame, saliency_map
 from tools.core.media import display_size, ffprobe, run_ffmpeg
 from tools.core.models import Box, Model, RenderSpec, Timeline, VideoClip
+from tools.core.paths import WorkspaceRoot, WritePath, confine_read
 from tools.core.registry import register
 from tools.core.settings import get_settings
 from tools.core.workspace import Workspace, atomic_write_model, atomic_write_text
 from tools.render.cache import SegmentCache, SegmentJob, content_id, key_of, meta_get, meta_put
 from tools.render.reframe import ReframeOutput
+from tools.render.glyphs import drawable_text
 from tools.render.subtitles import PLACEMENTS, shift_cues, subtitle_band, to_ass, to_srt
 
 #: Photos are framed this much larger than the output so motion never shows an edge.
@@ -83,9 +85,9 @@ class RenderInput(Model):
 
     timeline: Timeline
     """The edit decision list."""
-    workspace: str
+    workspace: WorkspaceRoot
     """Workspace root the timeline's paths are relative to."""
-    out_dir: str
+    out_dir: WritePath
     """Job folder (inside the workspace) receiving video.mp4, subtitles.srt/.ass, timeline.json, timeline.otio and cover.jpg."""
     crf: int = Field(default=21, ge=14, le=35)
     """x264 quality (lower is better and bigger)."""
@@ -225,7 +227,7 @@ def _plan(tl: Timeline, ws: Workspace, transition_s: float, text_boxes: dict[str
         if starts[k + 1] - starts[k] < 1:
             raise ToolInputError(f"clip {k} (beat {c.beat_index}, {c.material_id}) lasts {c.duration_s:.3f} s, less than one frame at {fps} fps",
                                  hint=f"make every clip at least {1 / fps:.3f} s long or drop it")
-        src = ws.abs(c.source_path) if not Path(c.source_path).is_absolute() else Path(c.source_path)
+        src = ws.abs(c.source_path) if not Path(c.source_path).is_absolute() else Path(confine_read(c.source_path))
         if not src.is_file():
             raise ToolInputError(f"clip {k} (beat {c.beat_index}): source {c.source_path!r} not found in the workspace",
                                  hint="re-ingest the material or fix source_path in the timeline")
@@ -445,7 +447,7 @@ def _audio_mix(tl: Timeline, ws: Workspace, cache: SegmentCache, n_frames: int, 
     mpath = None
     if music:
         mp = Path(music.path)
-        mpath = mp if mp.is_absolute() else ws.abs(music.path)
+        mpath = Path(confine_read(mp)) if mp.is_absolute() else ws.abs(music.path)
         if not mpath.is_file():
             raise ToolInputError(f"music file {music.path!r} not found", hint="re-ingest the music or remove it from the timeline")
     if not voices and not music:
@@ -478,7 +480,9 @@ def _audio_mix(tl: Timeline, ws: Workspace, cache: SegmentCache, n_frames: int, 
                        f"asetpts=PTS-STARTPTS,afade=t=out:st={max(0.0, music.duration_s - 1.0):.3f}:d=1,volume={music.gain_db:.1f}dB,"
                        f"adelay={round(music.start_s * 1000)}:all=1[mus]")
         if labels and music.duck:
-            filters.append("[vo]asplit=2[vo1][vosc]")
+            # the sidechain must last as long as the video: sidechaincompress stops with its shorter
+            # input, which cut the music off where the last line ended
+            filters.append(f"[vo]apad=whole_len={n_samples},asplit=2[vo1][vosc]")
             filters.append("[mus][vosc]sidechaincompress=threshold=0.02:ratio=10:attack=15:release=350:makeup=1[duck]")
             filters.append("[duck][vo1]amix=inputs=2:normalize=0:duration=longest[mix]")
         elif labels:
@@ -620,6 +624,9 @@ def render(tl: Timeline, ws: Workspace, out_dir: Path, crf: int = 21, preset: st
     boxes = text_boxes or {}
     out_dir.mkdir(parents=True, exist_ok=True)
     font = get_settings().subtitle_font
+    # subtitles are data: no markup of their own, no glyph the font lacks (emoji would burn in as boxes)
+    cues = [c.model_copy(update={"text": drawable_text(c.text, font)}) for c in tl.subtitles]
+    tl = tl.model_copy(update={"subtitles": [c for c in cues if c.text]})
     n_frames = round(tl.duration_s * fps)
     cache = SegmentCache(cache_dir or ws.inside("cache", "render"), crf, preset, fps)
     shots = _plan(tl, ws, transition_s, boxes, cache.root)

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from tools.core.images import read_frame, saliency_map
 from tools.core.models import Box, Model
+from tools.core.paths import ReadPath
 from tools.core.registry import register
 
 #: A crop must keep at least this share of the saliency mass, else the frame is padded instead.
@@ -29,7 +30,7 @@ MIN_KEPT_SALIENCY = 0.88
 class ReframeInput(Model):
     """A still or one frame of a clip, and the frame to fit it into."""
 
-    path: str
+    path: ReadPath
     """Image file, or a video file (then ``at_s`` picks the frame)."""
     target_aspect: float = Field(gt=0)
     """Width/height of the output frame (9/16, 1, 16/9)."""

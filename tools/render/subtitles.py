@@ -1,4 +1,22 @@
-"""Subtitle cues timed to the measured voice audio, broken into readable lines; SRT and ASS."""
+"""Subtitle cues timed to the measured voice audio, typeset by the rules of each language; SRT and ASS.
+
+A narration line becomes cues of at most :data:`MAX_ROWS` rows, each row at most
+:func:`max_row_chars` long for the frame (about 70 % of its width at the default font size):
+
+* Chinese (GB/T 15834 and the kinsoku rules of CJK typesetting, 避头尾): rows break at clause
+  punctuation first, then between words (jieba), never inside a word or a number; a row never
+  begins with closing punctuation (，。！？；：、」』）》”’…) — a comma that would start a row hangs at
+  the end of the previous one — and never ends with opening punctuation (“「『（《), which moves to
+  the next row. Commas and full stops at the end of a row or cue are dropped (subtitle style);
+  ！ and ？ stay.
+* English: rows break between words only, preferably after punctuation or before a
+  conjunction or preposition, never after an article, preposition or conjunction when another
+  break fits.
+
+Cues prefer to end where sentences end. Their timing follows the measured speech: the line's
+audio span is shared among its cues by the number of spoken characters (zh) or letters (en) in
+each.
+"""
 
 from __future__ import annotations
 
@@ -9,43 +27,178 @@ from tools.core.models import Language, RenderSpec, SubtitleCue
 #: Longest subtitle row, in characters, by frame aspect (zh) — about 70 % of the frame width at
 #: the default font size; English rows hold about 2.2 times as many characters.
 ZH_ROW_CHARS = {"9:16": 13, "1:1": 15, "16:9": 22}
+#: Rows per cue: two rows are read at a glance; a third covers the picture.
+MAX_ROWS = 2
+
+#: Closing punctuation: never at the start of a row (避头).
+NO_ROW_START = frozenset("，。！？；：、）》」』”’〉】…~,.!?;:)]}%")
+#: Opening punctuation: never at the end of a row (避尾).
+NO_ROW_END = frozenset("（《「『“‘〈【([{")
+_CLAUSE_END = "，。！？；：、,.!?;:"
+_SENTENCE_END = "。！？!?.…~"
+_DROP_AT_ROW_END = "，、。；,;"
+#: English words a row should not end on (a break after them splits a phrase).
+_EN_NO_BREAK_AFTER = frozenset("a an the of to in on at for with by from and or but as your our their my its this that "
+                               "these those is are was were be very so than".split())
+_EN_BREAK_BEFORE = frozenset("and or but with for to in on at by from that which while because so when if".split())
 
 
 def max_row_chars(language: Language, aspect: str) -> int:
+    """Longest row for the frame's aspect ratio, in characters."""
     base = ZH_ROW_CHARS[aspect]
     return base if language == "zh" else int(base * 2.2)
 
 
-def split_phrases(text: str, language: Language, limit: int) -> list[str]:
-    """Break a line into display chunks of at most ``limit`` characters, at punctuation or words."""
+def _units_zh(text: str) -> list[str]:
+    """Unbreakable units of a zh line: words (jieba; a run of letters/digits stays whole), each
+    closing punctuation mark glued to the unit before it and each opening mark to the unit after."""
+    import jieba
+
+    from tools.narrate.text import tokens
+
+    tokens("", "zh")  # initialise jieba quietly
+    raw: list[str] = []
+    for t in jieba.lcut(re.sub(r"\s+", "", text)):
+        # a code or number is one unit (HX2471/HX6730, 3.0); a one-character word stays with the
+        # next one (jieba splits 挂/耳咖啡: a row never ends inside such a compound)
+        if raw and re.fullmatch(r"[A-Za-z0-9/\-.+%]+", t) and re.search(r"[A-Za-z0-9/\-.+%]$", raw[-1]):
+            raw[-1] += t
+        elif raw and len(raw[-1]) == 1 and re.match(r"[\u4e00-\u9fff]", raw[-1]) and re.match(r"[\u4e00-\u9fff]", t) \
+                and len(t) <= 3:
+            raw[-1] += t
+        elif t:
+            raw.append(t)
+    units: list[str] = []
+    pending_open = ""
+    for t in raw:
+        if all(ch in NO_ROW_START for ch in t) and units:
+            units[-1] += t
+        elif all(ch in NO_ROW_END for ch in t):
+            pending_open += t
+        else:
+            units.append(pending_open + t)
+            pending_open = ""
+    if pending_open:
+        if units:
+            units[-1] += pending_open
+        else:
+            units.append(pending_open)
+    return units
+
+
+def _rows_zh(text: str, limit: int) -> list[str]:
+    units = _units_zh(text.lstrip("".join(NO_ROW_START) + " "))
+    rows: list[str] = []
+    cur: list[str] = []
+
+    def width(us: list[str]) -> int:
+        # punctuation hanging at the end of a row does not count (it may overhang the margin)
+        s = "".join(us)
+        return len(s.rstrip("".join(NO_ROW_START)))
+
+    i = 0
+    while i < len(units):
+        u = units[i]
+        if cur and width(cur + [u]) > limit:
+            # break at the last clause end inside the row if there is one far enough in
+            cut = len(cur)
+            for k in range(len(cur) - 1, 0, -1):
+                if cur[k - 1][-1] in _CLAUSE_END and width(cur[:k]) >= limit // 2:
+                    cut = k
+                    break
+            rows.append("".join(cur[:cut]))
+            cur = cur[cut:]
+            continue
+        if not cur and len(u) > limit:  # a single word longer than a row (a long code): split it
+            while len(u) > limit:
+                rows.append(u[:limit])
+                u = u[limit:]
+        cur.append(u)
+        if u[-1] in _SENTENCE_END and i + 1 < len(units):
+            rows.append("".join(cur))  # a sentence ends here: so does the row
+            cur = []
+        i += 1
+    if cur:
+        rows.append("".join(cur))
+    out = []
+    for r in rows:
+        r = r.rstrip(_DROP_AT_ROW_END).strip()
+        if r:
+            out.append(r)
+    return out
+
+
+def _rows_en(text: str, limit: int) -> list[str]:
+    words = text.lstrip(",.;:!? ").split()
+    rows: list[str] = []
+    i = 0
+    while i < len(words):
+        j, n = i, 0
+        while j < len(words) and (n + len(words[j]) + (1 if j > i else 0) <= limit or j == i):
+            n += len(words[j]) + (1 if j > i else 0)
+            j += 1
+        if j < len(words):
+            # the best break in the second half of the row: after punctuation, before a
+            # conjunction or preposition, never after a function word
+            best, best_score = j, -1.0
+            for k in range(i + 1, j + 1):
+                prev, nxt = words[k - 1], words[k] if k < len(words) else ""
+                sc = 0.0
+                if prev[-1] in ",;:.!?":
+                    sc = 3.0
+                elif nxt.lower() in _EN_BREAK_BEFORE:
+                    sc = 2.0
+                elif prev.lower().strip("\"'") in _EN_NO_BREAK_AFTER:
+                    sc = -2.0
+                else:
+                    sc = 1.0
+                filled = len(" ".join(words[i:k])) / limit
+                sc += filled  # prefer fuller rows among equals
+                if filled < 0.5:
+                    sc -= 2.0
+                if sc > best_score:
+                    best, best_score = k, sc
+            j = best
+        rows.append(" ".join(words[i:j]))
+        i = j
+    return rows
+
+
+def rows_for_text(text: str, language: Language, limit: int) -> list[str]:
+    """The rows of a line typeset for a frame whose rows hold ``limit`` characters."""
     text = text.strip()
-    if language == "zh":
-        pieces = [p for p in re.split(r"(?<=[，。！？；、,!?;])", text) if p.strip()]
-    else:
-        pieces = [w + " " for w in text.split()]
-    chunks: list[str] = []
-    cur = ""
-    for p in pieces:
-        while len(p) > limit:  # a phrase longer than a row: hard-wrap it
-            if cur:
-                chunks.append(cur)
-                cur = ""
-            chunks.append(p[:limit])
-            p = p[limit:]
-        if len(cur) + len(p) > limit and cur:
-            chunks.append(cur)
-            cur = ""
-        cur += p
-    if cur.strip():
-        chunks.append(cur)
-    chunks = [c.strip().rstrip("，、,。") if language == "zh" else c.strip() for c in chunks]
-    return [c for c in chunks if c]
+    if not text:
+        return []
+    return _rows_zh(text, limit) if language == "zh" else _rows_en(text, limit)
+
+
+def split_phrases(text: str, language: Language, limit: int) -> list[str]:
+    """Cue texts for a line: rows (:func:`rows_for_text`) grouped up to :data:`MAX_ROWS` to a cue,
+    a cue ending where a sentence ends; rows of a cue are joined with a newline."""
+    rows = rows_for_text(text, language, limit)
+    cues: list[list[str]] = []
+    cur: list[str] = []
+    for r in rows:
+        cur.append(r)
+        if len(cur) >= MAX_ROWS or r[-1] in _SENTENCE_END:  # a cue never runs on into the next sentence
+            cues.append(cur)
+            cur = []
+    if cur:
+        cues.append(cur)
+    return ["\n".join(c) for c in cues]
+
+
+def _spoken(text: str, language: Language) -> int:
+    """Spoken units of a cue: characters without punctuation (zh), letters and digits (en)."""
+    return len(re.findall(r"\w", text)) or 1
 
 
 def cues_for_line(text: str, language: Language, aspect: str, start_s: float, end_s: float) -> list[SubtitleCue]:
-    """Cues covering [start_s, end_s], one chunk each, timed by chunk length (a proxy for speech)."""
+    """Cues covering [start_s, end_s] (the line's measured speech), timed by their spoken length."""
     chunks = split_phrases(text, language, max_row_chars(language, aspect))
-    weights = [max(1, len(c)) for c in chunks]
+    if not chunks:
+        return []
+    weights = [_spoken(c, language) for c in chunks]
     total = sum(weights)
     cues, t = [], start_s
     for c, w in zip(chunks, weights):

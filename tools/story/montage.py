@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from tools.core.bounds import MAX_MONTAGE_BARS, MAX_MONTAGE_SHOTS, MAX_MONTAGE_STATES
 from tools.core.errors import InfeasibleError, ToolInputError
 from tools.core.images import colourfulness
 from tools.core.models import Model
@@ -54,13 +55,13 @@ class MontageShotIn(Model):
 class SolveMontageInput(Model):
     """Input of ``solve_montage``."""
 
-    shots: list[MontageShotIn] = Field(min_length=1)
+    shots: list[MontageShotIn] = Field(min_length=1, max_length=MAX_MONTAGE_SHOTS)
     """Candidate shots in chronological order."""
-    bar_s: float = Field(gt=0)
+    bar_s: float = Field(ge=0.1, le=60)
     """Mean bar duration of the music: the discrete time unit (montage §3.3)."""
-    n_bars: int = Field(ge=1)
+    n_bars: int = Field(ge=1, le=MAX_MONTAGE_BARS)
     """Bars to fill, N_b: the picked discrete durations must sum to exactly this."""
-    max_scenes: int = Field(ge=1)
+    max_scenes: int = Field(ge=1, le=MAX_MONTAGE_SHOTS)
     """Scene budget N_e (hard: distinct scenes; soft: Σ 1/|scene| over picked shots)."""
     mode: Literal["hard", "soft"] = "hard"
     """hard: Algorithm 1 (≤ max_scenes scenes); soft: the 3-D knapsack with scene weights 1/|scene|."""
@@ -68,6 +69,17 @@ class SolveMontageInput(Model):
     """Soft mode only: magnification constant that turns weights 1/|scene| into integers
     (⌊scale/|scene|⌋, montage §3.4). None: the lcm of the scene sizes when it fits (exact), else the
     largest scale that fits the memory budget."""
+
+
+    @model_validator(mode="after")
+    def _bounded(self) -> SolveMontageInput:
+        """Algorithm 1 keeps 2 bytes per (shot, bar, scene) state: bounded, a clear error instead of an OOM."""
+        scenes = min(self.max_scenes, len({s.scene for s in self.shots}))
+        states = len(self.shots) * (self.n_bars + 1) * (scenes + 1)
+        if states > MAX_MONTAGE_STATES:
+            raise ValueError(f"{len(self.shots)} shots × {self.n_bars} bars × {scenes} scenes need {states:,} states, over "
+                             f"{MAX_MONTAGE_STATES:,}: use fewer shots, bars or scenes")
+        return self
 
 
 class BarAssignment(Model):

@@ -33,10 +33,12 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from tools.core.bounds import MAX_MUSIC_ANALYSED_S
 from tools.core.emotion import EMOTION_VA, va_to_class
 from tools.core.errors import BackendUnavailable, MediaError, ToolInputError
 from tools.core.media import ffmpeg_exe
 from tools.core.models import EmotionClass, Model, MusicAnalysis
+from tools.core.paths import ReadPath, WritePath
 from tools.core.registry import register
 
 ANALYSIS_SR = 22050
@@ -50,7 +52,7 @@ _METRE_MARGIN = 1.25
 class AnalyzeMusicInput(Model):
     """Input of ``analyze_music``."""
 
-    path: str = Field(min_length=1)
+    path: ReadPath = Field(min_length=1)
     """Audio file (wav, ogg, flac, mp3, m4a … anything ffmpeg decodes)."""
     beats_per_bar: int | None = Field(default=None, ge=2, le=12)
     """Metre if known (4 for 4/4, 3 for 3/4); None detects 3 vs 4."""
@@ -65,7 +67,7 @@ class AnalyzeMusicInput(Model):
 class GenerateMusicInput(Model):
     """Input of ``generate_music``."""
 
-    out_dir: str = Field(min_length=1)
+    out_dir: WritePath = Field(min_length=1)
     """Folder the WAV is written to (created if missing)."""
     tempo_bpm: float = Field(default=110.0, ge=40, le=220)
     """Tempo of the track; beats fall exactly at k·60/tempo_bpm seconds."""
@@ -84,8 +86,9 @@ class GenerateMusicInput(Model):
 # --------------------------------------------------------------------------- audio loading
 
 
-def load_audio(path: str | Path, sr: int = ANALYSIS_SR) -> np.ndarray:
-    """Mono float32 samples at ``sr``; soundfile first, ffmpeg as the fallback decoder."""
+def load_audio(path: str | Path, sr: int = ANALYSIS_SR, max_s: float = MAX_MUSIC_ANALYSED_S) -> np.ndarray:
+    """Mono float32 samples at ``sr`` of the first ``max_s`` seconds (memory stays bounded for any
+    file length); soundfile first, ffmpeg as the fallback decoder."""
     p = Path(path)
     if not p.is_file():
         raise ToolInputError(f"music file not found: {str(p)!r}", hint="pass the path of an audio file")
@@ -95,7 +98,8 @@ def load_audio(path: str | Path, sr: int = ANALYSIS_SR) -> np.ndarray:
         import librosa
         import soundfile as sf
 
-        data, file_sr = sf.read(str(p), dtype="float32", always_2d=True)
+        file_sr = sf.info(str(p)).samplerate
+        data, file_sr = sf.read(str(p), frames=int(max_s * file_sr), dtype="float32", always_2d=True)
         y = data.mean(axis=1)
         if file_sr != sr:
             y = librosa.resample(y, orig_sr=file_sr, target_sr=sr, res_type="soxr_hq")
@@ -106,7 +110,7 @@ def load_audio(path: str | Path, sr: int = ANALYSIS_SR) -> np.ndarray:
             raise BackendUnavailable(f"cannot decode {p.name!r} with soundfile and ffmpeg is missing",
                                      hint="install ffmpeg (`apt-get install ffmpeg`)") from None
         proc = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", str(p), "-vn", "-ac", "1", "-ar", str(sr),
-                               "-f", "f32le", "-"], capture_output=True, timeout=600, check=False)
+                               "-t", f"{max_s:g}", "-f", "f32le", "-"], capture_output=True, timeout=600, check=False)
         if proc.returncode != 0 or not proc.stdout:
             tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no audio stream"]
             raise MediaError(f"cannot decode audio in {p.name!r}: {tail[0]}", hint="is it an audio file? re-export it as WAV or MP3") from None

@@ -27,8 +27,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from tools.core.bounds import MAX_SOLVER_CELLS, MAX_SOLVER_SHOTS, MAX_SOLVER_WORK, MAX_VIDEO_S
 from tools.core.errors import InfeasibleError, ToolInputError
 from tools.core.models import Language, Model, StoryBeat, Storyline
 from tools.core.registry import register
@@ -63,14 +64,15 @@ class StoryShotIn(Model):
 class SolveStorylineInput(Model):
     """Input of ``solve_storyline``."""
 
-    shots: list[StoryShotIn] = Field(min_length=1)
+    shots: list[StoryShotIn] = Field(min_length=1, max_length=MAX_SOLVER_SHOTS)
     """Candidate shots; within a cluster, in natural (chronological) order."""
-    budget_s: float = Field(gt=0)
-    """Longest total duration."""
+    budget_s: float = Field(gt=0, le=MAX_VIDEO_S)
+    """Longest total duration (at most 600 s, ``tools.core.bounds``)."""
     min_fill: float = Field(default=0.0, ge=0, le=1)
     """Fraction of the budget that must be filled (0: any length)."""
-    resolution_s: float = Field(default=0.1, gt=0, le=5)
-    """Duration unit of the knapsack DP (durations rounded up to it)."""
+    resolution_s: float = Field(default=0.1, ge=0.01, le=5)
+    """Duration unit of the knapsack DP (durations rounded up to it); with budget_s it sets the DP's
+    size, which must stay within ``MAX_SOLVER_CELLS`` / ``MAX_SOLVER_WORK``."""
     w_size: float = Field(default=1.0, ge=0)
     """Weight of the wide→close-up penalty."""
     w_logic: float = Field(default=1.0, ge=0)
@@ -79,8 +81,24 @@ class SolveStorylineInput(Model):
     """Weight of the graphic-discontinuity reward."""
     language: Language = "zh"
     """Narration language for the word ranges."""
-    chars_per_s: float = Field(default=5.0, gt=0)
+    chars_per_s: float = Field(default=5.0, gt=0, le=20)
     """Narration rate: a t-second beat gets [rate·t − 3, rate·t + 3] (narrator §3.1)."""
+
+    @model_validator(mode="after")
+    def _bounded(self) -> SolveStorylineInput:
+        """The DP's table (clusters × capacity) and work (sub-sequences × capacity) stay bounded:
+        a clear error instead of tens of GB (a 600 s budget at 0.01 s over 1000 clusters)."""
+        cap = int(self.budget_s / self.resolution_s) + 1
+        sizes: dict[int, int] = {}
+        for sh in self.shots:
+            sizes[sh.cluster] = sizes.get(sh.cluster, 0) + 1
+        cells = len(sizes) * cap
+        work = sum(n * (n + 1) // 2 for n in sizes.values()) * cap
+        if cells > MAX_SOLVER_CELLS or work > MAX_SOLVER_WORK:
+            raise ValueError(f"the solver would need {cells:,} table cells and {work:,} steps ({len(sizes)} clusters, "
+                             f"{len(self.shots)} shots, budget {self.budget_s:g} s at {self.resolution_s:g} s); limits "
+                             f"{MAX_SOLVER_CELLS:,} and {MAX_SOLVER_WORK:,}: use a coarser resolution_s, fewer shots or a shorter budget")
+        return self
 
 
 class SolveStorylineOutput(Model):
@@ -256,11 +274,21 @@ def _path_cost(order: list[int], cost: np.ndarray) -> float:
     return float(sum(cost[a, b] for a, b in zip(order, order[1:])))
 
 
+#: Greedy starts tried by the approximate ordering: every unit up to this many units, else this many
+#: evenly spread ones (the multi-start is O(n) starts × O(n³) per improvement pass).
+MAX_ORDER_STARTS = 30
+#: Work budget of the approximate ordering, in path-cost terms summed (evaluations × units): about
+#: a second of Python. Counted, not timed, so the same input always gives the same order.
+MAX_ORDER_WORK = 20_000_000
+
+
 def _two_opt(cost: np.ndarray) -> tuple[list[int], float, str]:
     n = cost.shape[0]
     best_order: list[int] = []
     best = math.inf
-    for start in range(n):
+    starts = range(n) if n <= MAX_ORDER_STARTS else sorted({round(i * (n - 1) / 7) for i in range(8)})
+    budget = MAX_ORDER_WORK // max(1, n) // max(1, len(starts))  # path-cost evaluations per start
+    for start in starts:
         order = [start]
         left = set(range(n)) - {start}
         while left:
@@ -268,11 +296,15 @@ def _two_opt(cost: np.ndarray) -> tuple[list[int], float, str]:
             order.append(j)
             left.remove(j)
         c = _path_cost(order, cost)
+        evals = 0
         improved = True
-        while improved:
+        while improved and evals < budget:
             improved = False
             for i in range(n - 1):
+                if evals >= budget:
+                    break
                 for k in range(i + 1, n):
+                    evals += 2
                     cand = order[:i] + order[i : k + 1][::-1] + order[k + 1 :]
                     cc = _path_cost(cand, cost)
                     if cc < c - 1e-12:

@@ -56,6 +56,7 @@ from tools.core.emotion import va_to_class
 from tools.core.errors import ToolInputError
 from tools.core.images import colourfulness, load_image, resize_long, saliency_map
 from tools.core.models import EmotionClass, Model
+from tools.core.paths import ReadPath
 from tools.core.registry import register
 
 if TYPE_CHECKING:
@@ -355,7 +356,7 @@ class ScoreItem(Model):
 
     id: str = Field(min_length=1)
     """Material or shot id."""
-    path: str
+    path: ReadPath
     """Image file, or video file when ``end_s`` is set."""
     start_s: float = Field(default=0.0, ge=0)
     """Shot start inside the video."""
@@ -374,7 +375,7 @@ class ScoreMaterialsInput(Model):
 
     items: list[ScoreItem] = Field(min_length=1)
     """Photos and shots."""
-    wundt_path: str | None = None
+    wundt_path: ReadPath | None = None
     """Fitted LWC weights (train_wundt); None uses the documented defaults."""
 
 

@@ -36,6 +36,7 @@ from pydantic import Field
 
 from tools.core.errors import InternalError, ToolInputError
 from tools.core.models import Model
+from tools.core.paths import ReadPath, WritePath
 from tools.core.registry import register
 
 if TYPE_CHECKING:
@@ -378,7 +379,7 @@ class IndexItem(Model):
 
     id: str = Field(min_length=1)
     """Material id (or ``<material_id>:<shot>``)."""
-    image_path: str | None = None
+    image_path: ReadPath | None = None
     """Photo or keyframe to embed; None indexes the text only."""
     text: str = ""
     """Words to find it by (see ``material_text``: caption, OCR text, file-name words)."""
@@ -387,7 +388,7 @@ class IndexItem(Model):
 class IndexMaterialsInput(Model):
     """Materials to add to (or remove from) a library's index."""
 
-    index_dir: str
+    index_dir: WritePath
     """Folder of the index (created when missing); the only place this tool writes."""
     items: list[IndexItem] = Field(default_factory=list)
     """Materials to add or replace."""
@@ -442,11 +443,11 @@ def index_materials(inp: IndexMaterialsInput) -> IndexMaterialsOutput:
 class SearchMaterialsInput(Model):
     """A search over a library's index: exactly one of text, image_path, material_id."""
 
-    index_dir: str
-    """Folder of the index."""
+    index_dir: ReadPath
+    """Folder of the index (in the workspace)."""
     text: str | None = None
     """Words (printed on the photo, in its caption or file name; with CLIP also what it shows)."""
-    image_path: str | None = None
+    image_path: ReadPath | None = None
     """Find materials that look like this picture."""
     material_id: str | None = None
     """Find materials that look like this indexed material."""

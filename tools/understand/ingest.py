@@ -9,14 +9,17 @@ material-understanding tools on top of this.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 from pydantic import Field
 
+from tools.core.bounds import MAX_FILES_PER_JOB, MAX_FRAME_SIDE_PX, MAX_MEDIA_S, MIN_CLIP_S, MIN_IMAGE_SIDE_PX
 from tools.core.errors import InfeasibleError, MediaError, ToolInputError, UnsupportedMediaError
 from tools.core.media import AUDIO_EXT, IMAGE_EXT, VIDEO_EXT, display_size, ffprobe, run_ffmpeg
 from tools.core.models import Material, Model
+from tools.core.paths import ReadPath, WorkspaceRoot, workspace_root
 from tools.core.registry import register
 from tools.core.settings import get_settings
 from tools.core.workspace import Workspace, atomic_write_text, file_sha256, sanitize_filename
@@ -36,10 +39,10 @@ class IngestInput(Model):
 
     product_id: str
     """Library to add to (see tools.core.workspace.product_id_for)."""
-    paths: list[str] = Field(min_length=1)
+    paths: list[ReadPath] = Field(min_length=1)
     """Files or folders (folders are read recursively; hidden files ignored)."""
-    workspace: str | None = None
-    """Workspace root (default: settings)."""
+    workspace: WorkspaceRoot | None = None
+    """Workspace root (default: the current one)."""
 
 
 class IngestOutput(Model):
@@ -83,6 +86,9 @@ def _ingest_image(src: Path, dst_dir: Path, mid: str, ws: Workspace) -> Material
                     f"{src.name!r} is {w}×{h} = {w * h / 1e6:.0f} MP, over the {s.max_image_pixels / 1e6:.0f} MP limit",
                     hint="resize the photo (a 4K long side is plenty) or raise ADREEL_MAX_IMAGE_PIXELS",
                 )
+            if min(w, h) < MIN_IMAGE_SIDE_PX:
+                raise MediaError(f"{src.name!r} is only {w}×{h} px, too small to show (at least {MIN_IMAGE_SIDE_PX} px a side)",
+                                 hint="use the full-size photo")
             im.verify()
         with Image.open(src) as im:
             im.load()
@@ -117,8 +123,15 @@ def _ingest_av(src: Path, dst_dir: Path, mid: str, ws: Workspace, want: str) -> 
     if want == "video":
         if not video:
             raise UnsupportedMediaError(f"{src.name!r} has no video stream", hint="upload clips with video, or music as audio")
-        if dur <= 0.05:
-            raise MediaError(f"{src.name!r} has zero length ({dur:.2f} s)", hint="re-export the clip")
+        if dur < MIN_CLIP_S:
+            raise MediaError(f"{src.name!r} is only {dur:.2f} s long, too short for a shot (at least {MIN_CLIP_S:g} s)",
+                             hint="use a longer clip, or a photo")
+        if dur > MAX_MEDIA_S:
+            raise MediaError(f"{src.name!r} is {dur / 3600:.1f} h long, over the {MAX_MEDIA_S / 3600:g} h limit", hint="trim it to the part you want")
+        vw, vh = display_size(video[0])
+        if max(vw, vh) > MAX_FRAME_SIDE_PX or min(vw, vh) < MIN_IMAGE_SIDE_PX:
+            raise MediaError(f"{src.name!r} has {vw}×{vh} px frames, outside {MIN_IMAGE_SIDE_PX}…{MAX_FRAME_SIDE_PX} px a side",
+                             hint="re-export it at 720p, 1080p or 4K")
         # Decode a frame near the start and near the end: catches truncated files and codecs ffmpeg lacks.
         for t in (min(0.2, dur / 3), max(0.0, dur - 0.3)):
             run_ffmpeg(["-ss", f"{t:.3f}", "-i", str(src), "-frames:v", "1", "-f", "null", "-"], what=f"decoding {src.name!r} at {t:.1f} s", timeout_s=60)
@@ -132,6 +145,8 @@ def _ingest_av(src: Path, dst_dir: Path, mid: str, ws: Workspace, want: str) -> 
             raise UnsupportedMediaError(f"{src.name!r} has no audio stream", hint="upload music as mp3, ogg, wav, m4a or flac")
         if dur <= 0.5:
             raise MediaError(f"{src.name!r} is only {dur:.2f} s long", hint="upload a longer music track")
+        if dur > MAX_MEDIA_S:
+            raise MediaError(f"{src.name!r} is {dur / 3600:.1f} h long, over the {MAX_MEDIA_S / 3600:g} h limit", hint="trim the track")
         fps, w, h, kind = None, None, None, "audio"
     dst = dst_dir / f"{mid}{src.suffix.lower()}"
     tmp = dst.with_name(dst.name + ".tmp")
@@ -168,27 +183,66 @@ def ingest_file(ws: Workspace, product_id: str, src: Path, known: dict[str, Mate
     )
 
 
-def collect_files(paths: list[str]) -> list[Path]:
-    """Files named, and files inside folders named (recursively, sorted, hidden ones skipped)."""
+def _not_taken(f: Path, root: Path) -> str | None:
+    """Why an entry of a materials folder is not read (None: it is a file to ingest)."""
+    if f.is_symlink():
+        if f.is_dir():
+            return "a link to a folder: links to folders are not followed — copy the files into the folder instead"
+        if not f.exists():
+            return "a broken link"
+        if root not in f.resolve().parents:
+            return "a link to a file outside the folder — copy the file into the folder instead"
+    if f.is_file():
+        return None
+    return "not a regular file (a FIFO, socket or device) — only photos, clips and music files are read"
+
+
+def collect_files(paths: list[str]) -> tuple[list[Path], list[SkippedFile]]:
+    """Files named, and files inside folders named (recursively, sorted, hidden ones skipped);
+    entries that are not read (links out of the folder, FIFOs, devices) with the reason.
+
+    Raises:
+        ToolInputError: a path does not exist or is not a file or folder; more than
+            MAX_FILES_PER_JOB files.
+    """
     out: list[Path] = []
+    skipped: list[SkippedFile] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts))
-        elif p.exists():
+            root = p.resolve()
+            for d, dirs, files in os.walk(p):
+                dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+                for name in sorted(files) + [x for x in dirs if Path(d, x).is_symlink()]:
+                    if name.startswith("."):
+                        continue
+                    f = Path(d, name)
+                    why = _not_taken(f, root)
+                    if why:
+                        skipped.append(SkippedFile(name=sanitize_filename(name), reason=why))
+                    else:
+                        out.append(f)
+                    if len(out) > MAX_FILES_PER_JOB:
+                        raise ToolInputError(f"{str(p)!r} holds more than {MAX_FILES_PER_JOB} files",
+                                             hint=f"choose at most {MAX_FILES_PER_JOB} photos and clips for one video")
+        elif p.is_file():
             out.append(p)
+        elif p.exists():
+            raise ToolInputError(f"{str(p)!r} is not a regular file or folder", hint="name a folder of photos and clips")
         else:
             raise ToolInputError(f"{str(p)!r} does not exist", hint="check the path of your materials folder")
-    return out
+    return sorted(out), skipped
 
 
 def ingest(ws: Workspace, product_id: str, paths: list[str]) -> IngestOutput:
     """Add files to the library; bad files are skipped with a reason, good ones kept."""
-    files = collect_files(paths)
+    files, skipped = collect_files(paths)
     if not files:
-        raise InfeasibleError(f"no files found in {', '.join(paths)}", hint="put photos (jpg, png, webp) or clips (mp4, mov, mkv, webm) in the folder")
+        why = "; ".join(f"{sk.name}: {sk.reason}" for sk in skipped[:5])
+        raise InfeasibleError(f"no files found in {', '.join(paths)}" + (f" (not read: {why})" if why else ""),
+                              hint="put photos (jpg, png, webp) or clips (mp4, mov, mkv, webm) in the folder")
     library = load_library(ws, product_id)
     known = {m.id: m for m in library}
-    added, taken, skipped = [], [], []
+    added, taken = [], []
     for f in files:
         try:
             m = ingest_file(ws, product_id, f, known)
@@ -209,5 +263,5 @@ def ingest(ws: Workspace, product_id: str, paths: list[str]) -> IngestOutput:
 @register("ingest_materials")
 def ingest_materials(inp: IngestInput) -> IngestOutput:
     """Add photos, clips and music to a product library (validated, deduplicated by content)."""
-    ws = Workspace(inp.workspace or get_settings().workspace)
+    ws = Workspace(inp.workspace or workspace_root())
     return ingest(ws, inp.product_id, inp.paths)

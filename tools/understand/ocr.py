@@ -17,6 +17,7 @@ from pydantic import Field
 
 from tools.core.errors import BackendUnavailable
 from tools.core.models import Box, Model
+from tools.core.paths import ContentId, ReadPath, WorkspaceRoot
 from tools.core.registry import register
 
 #: Lines recognised with lower confidence than this are dropped (rapidocr's default is 0.5;
@@ -125,7 +126,7 @@ def ocr_image(image: str | Path | Any, *, min_score: float = MIN_LINE_SCORE, nam
 class OcrInput(Model):
     """Images to read."""
 
-    paths: list[str] = Field(min_length=1)
+    paths: list[ReadPath] = Field(min_length=1)
     """Photos or keyframes."""
     min_score: float = Field(default=MIN_LINE_SCORE, ge=0, le=1)
     """Drop lines recognised with lower confidence."""
@@ -147,7 +148,7 @@ def ocr_images(inp: OcrInput) -> OcrOutput:
 class PhotoRef(Model):
     """A photo of the workspace library."""
 
-    id: str
+    id: ContentId
     """Material id (its content id: the cache key)."""
     path: str
     """File, relative to the workspace root."""
@@ -156,7 +157,7 @@ class PhotoRef(Model):
 class TextBoxesInput(Model):
     """Photos whose printed text the renderer must respect."""
 
-    workspace: str
+    workspace: WorkspaceRoot
     """Workspace root; the per-photo cache lives in its ``cache/ocr/``."""
     photos: list[PhotoRef]
     """Photos to read (duplicates are read once)."""

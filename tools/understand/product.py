@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError
 
 from tools.core.errors import ToolInputError
 from tools.core.models import AspectPoints, Model, ProductInfo
+from tools.core.paths import ReadPath
 from tools.core.registry import register
 
 MAX_PRODUCT_FILE_BYTES = 1_000_000
@@ -71,6 +72,10 @@ def parse_product_text(text: str, source: str = "<text>") -> ProductInfo:
 def load_product(path: str | Path) -> ProductInfo:
     """Read a ProductInfo JSON file or a `p_info` text file."""
     p = Path(path)
+    if p.is_dir():
+        raise ToolInputError(f"product file {str(path)!r} is a folder", hint="pass --product with the .json or .txt file inside it")
+    if p.exists() and not p.is_file():
+        raise ToolInputError(f"product file {str(path)!r} is not a regular file (a pipe or a device)", hint="pass --product with a .json or .txt file")
     if not p.is_file():
         raise ToolInputError(f"product file {str(path)!r} does not exist", hint="pass --product with a .json or .txt file")
     if p.stat().st_size > MAX_PRODUCT_FILE_BYTES:
@@ -84,6 +89,8 @@ def load_product(path: str | Path) -> ProductInfo:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise ToolInputError(f"{p.name}, line {e.lineno}: invalid JSON ({e.msg})", hint="fix the JSON or use the `aspect：point、point` text format") from e
+        except RecursionError as e:
+            raise ToolInputError(f"{p.name}: JSON nested too deeply", hint="a ProductInfo is a flat object: name, language, aspects") from e
         try:
             return ProductInfo.model_validate(data)
         except ValidationError as e:
@@ -96,7 +103,7 @@ def load_product(path: str | Path) -> ProductInfo:
 class ParseProductInput(Model):
     """Where the product facts are."""
 
-    path: str = Field(min_length=1)
+    path: ReadPath = Field(min_length=1)
     """ProductInfo JSON or `p_info` text file."""
 
 

@@ -42,6 +42,7 @@ from pydantic import Field
 
 from tools.core.images import as_rgb, load_image, resize_long
 from tools.core.models import Model
+from tools.core.paths import ReadPath
 from tools.core.registry import register
 
 if TYPE_CHECKING:
@@ -263,7 +264,7 @@ def find_near_duplicates(
 class AssessQualityInput(Model):
     """Images to measure."""
 
-    paths: list[str] = Field(min_length=1)
+    paths: list[ReadPath] = Field(min_length=1)
     """Image files (photos or keyframes)."""
     find_duplicates: bool = True
     """Also group near-duplicates and say which copy to keep."""

@@ -39,6 +39,7 @@ from pydantic import Field
 
 from tools.core.images import as_rgb
 from tools.core.models import Model, ProductInfo
+from tools.core.paths import ReadPath
 from tools.core.registry import register
 from tools.understand.index import EncoderChoice
 
@@ -127,7 +128,7 @@ def shot_size(rgb: np.ndarray) -> float:
     return round(float(np.clip((area - 0.05) / 0.45, 0, 1)), 4)
 
 
-def _words(text: str) -> set[str]:
+def content_words(text: str) -> set[str]:
     """en: lower-case words (hyphens split); zh: character bigrams (single characters for 1-char runs)."""
     t = text.lower()
     out = set(re.findall(r"[a-z0-9]+", t))
@@ -142,20 +143,20 @@ _STOP = {"the", "a", "an", "and", "of", "for", "with", "to", "in", "on", "is", "
 def text_match(product: ProductInfo, text: str) -> float:
     """Lexical overlap between the product (name and facts) and ``text``: the share of the text's
     content words found in the product's, in [0, 1]."""
-    got = _words(text) - _STOP
+    got = content_words(text) - _STOP
     got = {w for w in got if not w.isdigit()}
     if not got:
         return 0.0
-    ref = _words(" ".join([product.name, *(p for _, p in product.points())])) - _STOP
+    ref = content_words(" ".join([product.name, *(p for _, p in product.points())])) - _STOP
     return round(len(got & ref) / len(got), 4)
 
 
 def facts_shown(product: ProductInfo, text: str) -> list[tuple[str, str, float]]:
     """Facts ``(aspect, point, share)`` whose words the printed ``text`` states, best first."""
-    got = _words(text)
+    got = content_words(text)
     out = []
     for aspect, point in product.points():
-        want = _words(point) - _STOP
+        want = content_words(point) - _STOP
         if not want:
             continue
         share = len(want & got) / len(want)
@@ -192,7 +193,7 @@ class RelevanceItem(Model):
 
     id: str
     """Material id."""
-    path: str
+    path: ReadPath
     """Image file, or a frame of the clip (its middle) as an image file or the clip itself."""
     text: str = ""
     """What is known of it in words: OCR text, caption, file name."""

@@ -15,13 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from tools.core.models import Material, Model
+from tools.core.paths import WorkspaceRoot
 from tools.core.registry import register
 
 
 class SelectMaterialsInput(Model):
     """A job's visual materials, in retrieval order."""
 
-    workspace: str
+    workspace: WorkspaceRoot
     """Workspace root (material paths are relative to it)."""
     product_id: str
     """Library whose stored scores are updated."""

@@ -27,6 +27,7 @@ from pydantic import Field
 
 from tools.core.errors import MediaError, ToolInputError, UnsupportedMediaError
 from tools.core.models import Model
+from tools.core.paths import ContentId, ReadPath, WorkspaceRoot, WritePath
 from tools.core.registry import register
 
 VIDEO_EXT = {".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi"}
@@ -51,7 +52,7 @@ def _default_max_bytes() -> int:
 class DetectShotsInput(Model):
     """A clip to split into shots."""
 
-    path: str
+    path: ReadPath
     """The video file (mp4, mov, mkv, webm, m4v, avi)."""
     detector: Literal["adaptive", "content", "histogram"] = "adaptive"
     """Cut detector (see the module docstring for measured behaviour)."""
@@ -59,7 +60,7 @@ class DetectShotsInput(Model):
     """Detector threshold; None uses the tuned default (adaptive 3.0, content 27, histogram 0.05)."""
     min_shot_s: float = Field(default=DEFAULT_MIN_SHOT_S, ge=0)
     """Shortest shot the detector may emit."""
-    out_dir: str | None = None
+    out_dir: WritePath | None = None
     """Folder for keyframes (full size JPEG) and thumbnails (320 px); nothing is written when None."""
     max_size_bytes: int = Field(default_factory=_default_max_bytes, gt=0)
     """Files larger than this are refused."""
@@ -301,7 +302,7 @@ def detect_shots(inp: DetectShotsInput) -> DetectShotsOutput:
 class ClipRef(Model):
     """A clip of the workspace library."""
 
-    id: str
+    id: ContentId
     """Material id (its content id: the cache key)."""
     path: str
     """File, relative to the workspace root."""
@@ -310,7 +311,7 @@ class ClipRef(Model):
 class SplitClipsInput(Model):
     """Clips to split into their shots."""
 
-    workspace: str
+    workspace: WorkspaceRoot
     """Workspace root; the per-clip cache lives in its ``cache/shots/``."""
     clips: list[ClipRef]
     """Clips of the job."""

@@ -1,0 +1,95 @@
+"""Blind fluency rating of the embedded narrator (issue 14): make the sample, then score the ratings.
+
+    .venv/bin/python tests/benchmarks/fluency_sample.py make  [--seed 14]   # writes fluency/sample.tsv + key.json
+    .venv/bin/python tests/benchmarks/fluency_sample.py score                # reads fluency/ratings.tsv
+
+The sample holds 60 zh narrator lines (E-SyncVidStory dev, given labels, leave-product-out: the
+narrated product's copy is never retrieved), 40 en narrator lines (the 8 products of
+``fluency/products_en.json``, written as a seller would, five beats each) and 20 human lines of
+dev, shuffled together with the seed. ``sample.tsv`` shows only an id and the line; the source of
+each id is in ``key.json``. A rater reads ``sample.tsv`` alone and writes ``ratings.tsv`` (id,
+``y`` / ``n``: "a person would say this in an ad"), then ``score`` reports the yes-rate per source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent / "fluency"
+
+#: The storyline every English product is narrated with: (label, word_min, word_max).
+EN_STORY = [("产品推荐", 6, 12), ("痛点铺垫", 5, 11), ("质地/成分/材质", 6, 12), ("产品功效", 9, 15), ("引导购买", 5, 11)]
+
+
+def make(esync: str, seed: int) -> None:
+    from tools.core.models import ProductInfo
+    from tools.narrate.corpus import default_corpus
+    from tools.narrate.narrator import EmbeddedNarrator, NarrateInput, NarrationBeat, narrate_storyline
+    from tools.story.esync import load_esync
+
+    rng = random.Random(seed)
+    videos = load_esync(esync)
+    picked = rng.sample(videos, 60)
+    nar = EmbeddedNarrator(default_corpus("zh"))
+    items: list[dict] = []
+    for v in picked:  # one line per video: 60 products' stories, a random clip of each
+        beats = [NarrationBeat(label=c.label, word_min=c.word_min, word_max=c.word_max, rel_pos=c.rel_pos) for c in v.clips]
+        res = nar.narrate(v.product, beats, "zh", exclude_products=[v.product.name], seed=seed)
+        k = rng.randrange(len(res.lines))
+        items.append({"source": "narrator-zh", "text": res.lines[k].text, "video": v.id, "clip": k, "label": res.lines[k].label})
+    for p in json.loads((HERE / "products_en.json").read_text(encoding="utf-8")):
+        prod = ProductInfo.model_validate(p)
+        out = narrate_storyline(NarrateInput(product=prod, beats=[NarrationBeat(label=lab, word_min=a, word_max=b)
+                                                                  for lab, a, b in EN_STORY], seed=seed))
+        items += [{"source": "narrator-en", "text": ln.text, "product": prod.name, "label": ln.label} for ln in out.lines]
+    others = [v for v in videos if v not in picked]
+    for v in rng.sample(others, 20):
+        c = rng.choice([c for c in v.clips if c.text])
+        items.append({"source": "human-zh", "text": c.text, "video": v.id, "clip": c.index, "label": c.label})
+    rng.shuffle(items)
+    for i, it in enumerate(items, 1):
+        it["id"] = f"L{i:03d}"
+    HERE.mkdir(parents=True, exist_ok=True)
+    (HERE / "sample.tsv").write_text("id\tline\n" + "".join(f"{it['id']}\t{it['text']}\n" for it in items), encoding="utf-8")
+    (HERE / "key.json").write_text(json.dumps({"seed": seed, "items": items}, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(f"wrote {len(items)} lines to {HERE / 'sample.tsv'} (sources in key.json)")
+
+
+def score() -> dict[str, dict[str, float]]:
+    key = json.loads((HERE / "key.json").read_text(encoding="utf-8"))
+    src = {it["id"]: it["source"] for it in key["items"]}
+    ratings = {}
+    for row in (HERE / "ratings.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        if row.strip():
+            rid, val = row.split("\t")[:2]
+            ratings[rid] = val.strip().lower().startswith("y")
+    out: dict[str, dict[str, float]] = {}
+    for s in sorted(set(src.values())):
+        ids = [i for i, v in src.items() if v == s and i in ratings]
+        yes = sum(ratings[i] for i in ids)
+        out[s] = {"rated": len(ids), "yes": yes, "rate": 100 * yes / max(len(ids), 1)}
+        print(f"{s:<12} {yes:>3}/{len(ids):<3} = {out[s]['rate']:.0f} % 'a person would say this in an ad'")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("cmd", choices=["make", "score"])
+    ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--esync", default=str(ROOT.parent / "shared/data/esync/dev.json"))
+    a = ap.parse_args(argv)
+    if a.cmd == "make":
+        make(a.esync, a.seed)
+    else:
+        score()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

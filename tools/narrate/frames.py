@@ -1,0 +1,599 @@
+"""Frames: sentences of real ad copy with typed phrase-level slots, and the facts that fill them.
+
+Narrator §3.1 asks every narration to carry the product's knowledge; the embedded narrator reuses
+the phrasing of real copy (the corpus) and states *this* product's facts in it. A **frame** is a
+corpus sentence in which the phrases that were specific to its source product became typed
+slots, found by matching that product's own facts and name in the sentence:
+
+* ``name`` — the source product's name (a run of its name words);
+* ``fact:<group>:<class>`` — a whole fact phrase of the source, typed by the aspect group it
+  belongs to (:func:`aspect_group`: benefit, texture, material, look, pain, audience, offer, cert,
+  service, story) and by its phrase class (:func:`fact_class`: ``np`` noun phrase, ``vp`` verb
+  phrase, ``ap`` adjective/predicate phrase, ``num`` a phrase built on a number with its unit).
+
+A slot is filled only by a whole fact phrase of this product of the same group and class
+(:func:`fill_frame`); a frame whose remaining words are not generic ad language nor this
+product's (:attr:`Frame.needs`, checked by :class:`~tools.narrate.grounding.Grounder`) is
+discarded, never patched. Templates (:mod:`tools.narrate.templates`) are frames too, written by
+hand with the same slot syntax (``{name}``, ``{fact:benefit:vp}``), so one filling and ranking
+path serves both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from tools.core.models import Language, ProductInfo, count_words
+from tools.narrate.grounding import Grounder
+from tools.narrate.text import ALNUM_RE, EN_FUNCTION_WORDS, is_punct, tokens, zh_pos
+
+# --------------------------------------------------------------------------- fact typing
+
+#: Aspect name keywords → aspect group (zh names of E-SyncVidStory and common English ones).
+#: First match wins; an aspect matching none is a benefit.
+_GROUP_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("related", ("相关产品", "related")),
+    ("pain", ("痛点", "问题", "烦恼", "pain", "problem")),
+    ("audience", ("人群", "肤质", "适用", "audience", "for whom", "suitable", "who")),
+    ("offer", ("优惠", "活动", "价格", "促销", "福利", "赠", "offer", "promotion", "price", "deal", "discount", "sale")),
+    ("service", ("售后", "服务", "warranty", "service", "guarantee")),
+    ("cert", ("认证", "鉴定", "专利", "certif", "award", "patent", "test")),
+    ("story", ("品牌", "故事", "brand", "story")),
+    ("look", ("外观", "颜色", "设计", "款式", "造型", "appearance", "design", "colour", "color", "look", "style", "size")),
+    ("texture", ("质地", "口感", "触感", "texture", "feel")),
+    ("material", ("成分", "材质", "材料", "面料", "工艺", "material", "ingredient", "fabric", "made", "process")),
+    ("use", ("使用", "用法", "试用", "usage", "use", "how to")),
+    ("benefit", ("功效", "效果", "特性", "质量", "卖点", "名称", "effect", "benefit", "feature", "quality", "selling")),
+)
+
+
+def aspect_group(aspect: str) -> str:
+    """The group of an aspect name (see the module docstring); unknown aspects are benefits."""
+    a = aspect.lower()
+    for group, keys in _GROUP_KEYS:
+        if any(k in a for k in keys):
+            return group
+    return "benefit"
+
+
+_ZH_NOUNISH = ("n", "nz", "ng", "nr", "ns", "nt", "vn", "an", "eng", "m", "q", "nrt", "nrfg", "b", "j", "f", "s")
+_ZH_OFFER_VERB_RE = re.compile(r"送|减|享|包邮|折|赠|省|领|抢|买|返|免")
+
+
+@lru_cache(maxsize=16384)
+def fact_class(point: str, language: Language, group: str = "") -> str:
+    """Phrase class of a fact: 'np', 'vp', 'ap' (zh also 'num'); en: 'np_s', 'np_p', 'np_m',
+    'vp' (base form), 'vp3' (third person), 'ap'."""
+    if language == "en":
+        return _fact_class_en(point)
+    if group == "offer":
+        if _ZH_OFFER_VERB_RE.search(point):
+            return "vp"
+        return "event" if re.fullmatch(r"[0-9.]+|.*(节|大促|活动|狂欢|双十一|双11|双12|年货)", point) else "np"
+    if any(ch.isdigit() for ch in point):
+        return "num"
+    import jieba.posseg as pseg
+
+    tokens("", "zh")  # jieba initialised quietly
+    parts = [(w.word, w.flag) for w in pseg.lcut(point) if w.word.strip() and not is_punct(w.word)]
+    if not parts:
+        return "x"
+    first, last = parts[0][1], parts[-1][1]
+    if len(parts) == 1:
+        if first in ("v", "vd"):
+            return "vp"
+        if first[0] == "a" and first != "an":
+            return "ap"
+        if first in ("l", "i"):
+            return "ap"
+        return "np" if first in _ZH_NOUNISH else "x"
+    if first in ("v", "vd", "p") and last not in ("uj",):
+        return "vp"
+    if first[0] == "d" or first == "ad":
+        return "ap"
+    if last in _ZH_NOUNISH:
+        return "np"
+    if last[0] == "a" or last in ("l", "i"):
+        return "ap"
+    return "x"  # e.g. noun + verb ("王者配置"): no slot is sure to take it
+
+
+_EN_BASE_VERBS = frozenset("""tear pour buy get enjoy keep wear carry use try add mix stir brew shake apply wash rinse dry fold pack zip
+open close take make grab order save slip pull put fill stretch run hike train work sip drink heat serve clip attach adjust
+charge plug wipe spray store hang set turn press choose pick stay feel look""".split())
+_EN_VERBS_3 = frozenset("""wake dry fit hold last resist protect support help wick block reduce remove soothe boost lock seal
+clean absorb repel cool warm run stay keep even smooth""".split())
+_EN_ADJ_HEADS = frozenset("""ready safe free perfect ideal great good easy soft light lightweight warm cool dry durable comfortable
+quick fast smooth gentle strong sturdy portable compact waterproof breathable washable reusable""".split())
+
+
+def _fact_class_en(point: str) -> str:
+    words = re.findall(r"[A-Za-z0-9$%][A-Za-z0-9'’\-.$%]*", point.lower())
+    if not words:
+        return "x"
+    w0 = words[0]
+    if w0 in _EN_BASE_VERBS and len(words) >= 2:
+        return "vp"
+    if (w0.endswith("s") and not w0.endswith("ss") and len(words) >= 2
+            and (w0[:-1] in _EN_BASE_VERBS | _EN_VERBS_3 or w0.endswith(("ens", "izes", "ises", "ifies", "ates")))):
+        return "vp3"
+    if w0.endswith("es") and w0[:-2] in {"wash", "match", "fix"} and len(words) >= 2:
+        return "vp3"
+    if w0 in _EN_ADJ_HEADS and (len(words) == 1 or words[1] in ("in", "for", "to", "of", "from", "with", "and")):
+        return "ap"
+    from tools.narrate.guard import EN_MASS_NOUNS
+
+    head = words[-1]
+    if any(ch.isdigit() for ch in point) or head in EN_MASS_NOUNS or head.endswith(("ing", "ness", "ity", "tion")):
+        return "np_m"
+    if head.endswith("s") and not head.endswith(("ss", "us", "is")):
+        return "np_p"
+    return "np_s"
+
+
+def _compatible(slot_cls: str, fill_cls: str) -> bool:
+    if slot_cls == fill_cls or (slot_cls == "np" and fill_cls.startswith("np_")):
+        return True
+    return {slot_cls, fill_cls} <= {"np_p", "np_m"}  # neither takes an article
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One fact of the target product, typed."""
+
+    aspect: str
+    point: str
+    group: str
+    cls: str
+    salience: float
+    sure: bool = True  # the class is certain (usage seen in copy, or a clear phrase structure)
+
+
+_SHOPPING_RE = re.compile(r"购|赠|下单|优惠|价|抢|包邮|折|领券|福利|\bbuy\b|\bfree shipping\b|\boff\b|\bdeal\b", re.I)
+_EN_MATERIAL_RE = re.compile(r"\b(nylon|cotton|polyester|spandex|elastane|lycra|leather|mesh|wool|merino|fleece|foam|rubber|steel|"
+                             r"aluminium|aluminum|silk|denim|canvas|linen|cashmere|bamboo|down|beans?|fabric|organic)\b", re.I)
+
+
+#: zh words before a word that show how ad copy uses it: as a verb (能 保湿), as an adjective
+#: (很 清爽), as a noun (含有 玻尿酸) or as something to avoid (无 刺激, 告别 干燥).
+_USAGE_MARKERS: dict[str, frozenset[str]] = {
+    "vp": frozenset("能 可以 能够 帮 帮助 帮你 有效 轻松 快速 还能 就能 来 持续 深层 深入 温和 帮忙".split()),
+    "ap": frozenset("很 非常 超 特别 超级 更 更加 十分 太 挺 真的 好 多么 如此 这么".split()),
+    "np": frozenset("含有 采用 添加 富含 蕴含 选用 拥有 加入 搭配".split()),
+    "neg": frozenset("不 无 没有 不会 告别 怕 避免 解决 远离 拒绝 不用 担心 不怕 防止 减少 改善 淡化 去除 抑制".split()),
+}
+
+
+def usage_counts(lines: Iterable[tuple[str, Sequence[str]]]) -> dict[str, dict[str, dict[str, int]]]:
+    """For every word of the corpus: per product, how often it follows each kind of marker
+    (:data:`_USAGE_MARKERS`). ``lines``: (product, tokens) pairs."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for prod, toks in lines:
+        for a, b in zip(toks, toks[1:]):
+            if len(b) < 2 or is_punct(b):
+                continue
+            for cls, marks in _USAGE_MARKERS.items():
+                if a in marks:
+                    d = out.setdefault(b, {}).setdefault(prod, {})
+                    d[cls] = d.get(cls, 0) + 1
+    return out
+
+
+def usage_of(word: str, counts: dict[str, dict[str, dict[str, int]]], exclude: set[str]) -> dict[str, int]:
+    """How the corpus (without ``exclude``'s copy) uses ``word`` (see :func:`usage_counts`)."""
+    tot: dict[str, int] = {}
+    for prod, d in counts.get(word, {}).items():
+        if prod in exclude:
+            continue
+        for k, v in d.items():
+            tot[k] = tot.get(k, 0) + v
+    return tot
+
+
+def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
+                pain_words: frozenset[str] = frozenset(), usage=None) -> list[Fact]:
+    """(aspect, point, salience) triples as typed :class:`Fact` s (related-product facts dropped).
+
+    Sellers file facts loosely; a fact is re-grouped by what it says: a shopping phrase (加赠,
+    抢购) is an offer whatever its aspect, a one-word fact that sellers list as a pain point
+    elsewhere (``pain_words``: 干燥, 细纹, 暗沉) is a pain point, an English feature made of a
+    material (durable nylon construction) is a material. ``usage(word)`` (zh, :func:`usage_of`)
+    says how ad copy uses a one-word fact: mostly after 不/无/告别 it is something to avoid (a
+    pain point: 刺激, 黏腻), otherwise its commonest use gives its class (很 服帖: an adjective,
+    not the noun jieba tags it)."""
+    out = []
+    for a, p, s in facts:
+        g = aspect_group(a)
+        if g == "related":
+            continue
+        cls = None
+        sure = language == "en" or len(tokens(p, language)) >= 2
+        if language == "zh" and (p in _GENERIC_WORDS_ZH() or (len(p) <= 2 and is_punct(p))):
+            continue  # 使用, 效果, 产品: a word any product could say is not a fact of this one
+        if g not in ("offer", "service") and _SHOPPING_RE.search(p):
+            g = "offer"
+        elif g in ("benefit", "texture", "look") and p in pain_words:
+            g = "pain"
+        elif language == "en" and g == "benefit" and _EN_MATERIAL_RE.search(p):
+            g = "material"
+        elif language == "zh" and usage is not None and g not in ("offer", "pain") and len(tokens(p, "zh")) == 1:
+            u = usage(p)
+            n = sum(u.values())
+            if n >= 2:
+                if u.get("neg", 0) >= 0.5 * n:
+                    g = "pain"
+                else:
+                    best = max(("vp", "ap", "np"), key=lambda k: u.get(k, 0))
+                    if u.get(best, 0) >= 0.5 * n:
+                        cls, sure = best, True
+        # an offer's class comes from its words (送/减/享: a verb phrase), not from jieba: it is sure
+        out.append(Fact(a, p, g, cls or fact_class(p, language, g), s, sure or g == "offer"))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _GENERIC_WORDS_ZH() -> frozenset[str]:
+    from tools.narrate.grounding import GENERIC_AD_WORDS
+
+    return GENERIC_AD_WORDS["zh"]
+
+
+# --------------------------------------------------------------------------- frames
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A typed hole in a frame: the product name, or a fact of a group and phrase class."""
+
+    kind: str  # "name" | "fact"
+    group: str = ""
+    cls: str = ""
+    article: bool = False  # en templates: put a/an before a singular count noun phrase
+    src: str = ""  # the source phrase it replaced (corpus frames)
+
+
+@dataclass
+class Frame:
+    """A sentence (or a short run of sentences) with slots; see the module docstring."""
+
+    uid: str
+    product: str  # source product ("" for templates)
+    label: str | None
+    parts: tuple[str | Slot, ...]
+    needs: frozenset[str]  # content words this product must support
+    rel_pos: float | None = None
+    lang: Language = "zh"
+    literal_len: int = 0
+    n_fact_slots: int = 0
+    has_name: bool = False
+    template: bool = False
+    sentences: int = 1
+
+    def __post_init__(self) -> None:
+        lit = "".join(p for p in self.parts if isinstance(p, str))
+        self.literal_len = count_words(lit, self.lang) if self.lang == "zh" else len(lit.split())
+        self.n_fact_slots = sum(isinstance(p, Slot) and p.kind == "fact" for p in self.parts)
+        self.has_name = any(isinstance(p, Slot) and p.kind == "name" for p in self.parts)
+
+
+_SENT_RE = re.compile(r"[^。！？!?~…]+[。！？!?~…]+|[^。！？!?~…]+$")
+_SLOT_RE = re.compile(r"\{(name|fact:[a-z_]+:[a-z0-9_]+\*?)\}")
+
+
+def parse_template(uid: str, text: str, label: str | None, language: Language) -> Frame:
+    """A hand-written template with ``{name}`` / ``{fact:<group>:<class>}`` slots as a frame.
+
+    Class ``np*`` (en) takes any noun phrase and puts a/an before a singular count one."""
+    parts: list[str | Slot] = []
+    pos = 0
+    for m in _SLOT_RE.finditer(text):
+        if m.start() > pos:
+            parts.append(text[pos:m.start()])
+        spec = m.group(1)
+        if spec == "name":
+            parts.append(Slot("name"))
+        else:
+            _, group, cls = spec.split(":")
+            cls = cls.rstrip("*") if cls != "*" else ""
+            parts.append(Slot("fact", group, "" if cls == "any" else cls, article=spec.endswith("*")))
+        pos = m.end()
+    if pos < len(text):
+        parts.append(text[pos:])
+    return Frame(uid=uid, product="", label=label, parts=tuple(parts), needs=frozenset(), lang=language, template=True,
+                 sentences=max(1, len(_SENT_RE.findall(re.sub(_SLOT_RE, "X", text)))))
+
+
+#: zh verbs whose object is a noun phrase: a fact slot after them holds a noun phrase.
+_TAKES_NP_ZH = frozenset("打造 采用 选用 含有 添加 拥有 搭配 带来 提供 加入 蕴含 富含 甄选 精选 内含 配有 配备 自带 增加".split())
+
+
+def _bound(tok: str) -> bool:
+    """A one-character content morpheme that forms a word with what stands next to it (力 in 遮瑕力)."""
+    if len(tok) != 1 or is_punct(tok) or ALNUM_RE.match(tok):
+        return False
+    return zh_pos(tok) not in ("v", "p", "u", "uj", "ul", "c", "d", "r", "y", "m", "q", "f", "e", "o", "zg", "vd")
+
+
+def _generic_grounder(language: Language) -> Grounder:
+    return Grounder(ProductInfo(name="_", language=language), language)
+
+
+def _spans_aligned(text: str, start: int, end: int, bounds: set[int]) -> bool:
+    return start in bounds and end in bounds
+
+
+def _find(text: str, phrase: str, language: Language) -> list[int]:
+    if language == "en":
+        return [m.start() for m in re.finditer(r"(?<![A-Za-z0-9])" + re.escape(phrase) + r"(?![A-Za-z0-9])", text, re.I)]
+    out, i = [], text.find(phrase)
+    while i >= 0:
+        out.append(i)
+        i = text.find(phrase, i + 1)
+    return out
+
+
+def frames_from_line(uid: str, product_name: str, points: Sequence[tuple[str, str]], label: str | None, text: str,
+                     rel_pos: float | None, language: Language, generic: Grounder, name_words: set[str]) -> list[Frame]:
+    """Frames of one corpus line: the whole line and, when it has several, each of its sentences."""
+    text = re.sub(r"\s+", "" if language == "zh" else " ", text).strip()
+    if not text:
+        return []
+    sents = [s.strip() for s in _SENT_RE.findall(text) if s.strip()]
+    pieces = [text] + (sents if len(sents) > 1 else [])
+    out = []
+    for k, piece in enumerate(pieces):
+        if piece[-1] not in "。！？!?~….":
+            if piece[-1] in "，,、；;：:":
+                continue  # the narration stops mid-sentence (it goes on over the next clip)
+            piece += "。" if language == "zh" else "."
+        f = _frame(f"{uid}/{k}", product_name, points, label, piece, rel_pos, language, generic, name_words)
+        if f is not None:
+            f.sentences = 1 if k else len(sents)
+            out.append(f)
+    return out
+
+
+def _frame(uid: str, product_name: str, points: Sequence[tuple[str, str]], label: str | None, text: str,
+           rel_pos: float | None, language: Language, generic: Grounder, name_words: set[str]) -> Frame | None:
+    toks = tokens(text, language)
+    # token boundaries (character offsets) of the whole sentence: a fact is a slot only when it
+    # is a whole run of words here ("清新" inside "清新自然" is not the fact 清新)
+    bounds, pos = {0}, 0
+    if language == "zh":
+        for t in toks:
+            pos += len(t)
+            bounds.add(pos)
+    else:
+        for m in re.finditer(r"[A-Za-z0-9][A-Za-z0-9'’\-]*|[^\sA-Za-z0-9]", text):
+            bounds.add(m.start())
+            bounds.add(m.end())
+    tok_at_end: dict[int, str] = {}
+    tok_at_start: dict[int, str] = {}
+    if language == "zh":
+        pos = 0
+        for t in toks:
+            tok_at_start[pos] = t
+            pos += len(t)
+            tok_at_end[pos] = t
+    spans: list[tuple[int, int, Slot]] = []
+    taken = [False] * len(text)
+    for aspect, pt in sorted(points, key=lambda ap: -len(ap[1])):
+        if len(pt) < 2 or (language == "zh" and not generic.ungrounded(pt)):
+            continue  # a fact stated in generic words (性价比) stays as it is
+        group = aspect_group(aspect)
+        for s in _find(text, pt, language):
+            e = s + len(pt)
+            if any(taken[s:e]) or not _spans_aligned(text, s, e, bounds):
+                continue
+            if group == "related":
+                return None  # the line talks about another product
+            cls = fact_class(pt, language, group)
+            if language == "zh":
+                before, after = tok_at_end.get(s, ""), tok_at_start.get(e, "")
+                if _bound(before) or _bound(after):
+                    return None  # the fact is glued to a morpheme ("遮瑕力"): no other fact fits there
+                if before in _TAKES_NP_ZH and group != "offer":
+                    cls = "np"  # 采用/含有/打造 … take a noun phrase whatever the source said
+            spans.append((s, e, Slot("fact", group, cls, src=pt)))
+            for i in range(s, e):
+                taken[i] = True
+    # name: maximal runs of the source name's words (not generic ones) outside fact spans
+    off = 0
+    run: list[tuple[int, int]] = []
+    tok_offsets = []
+    for t in (toks if language == "zh" else re.findall(r"\S+|\s+", text)):
+        tok_offsets.append((off, off + len(t), t))
+        off += len(t)
+    i = 0
+    while i < len(tok_offsets):
+        s, e, t = tok_offsets[i]
+        key = t.lower().strip(".,!?;:'’\"") if language == "en" else t
+        if not any(taken[s:e]) and key in name_words:
+            j, end = i, e
+            while j + 1 < len(tok_offsets):
+                s2, e2, t2 = tok_offsets[j + 1]
+                k2 = t2.lower().strip(".,!?;:'’\"") if language == "en" else t2
+                if any(taken[s2:e2]) or not (k2 in name_words or (language == "en" and not t2.strip())):
+                    break
+                j, end = j + 1, e2
+            if language == "en":
+                while end > s and text[end - 1] in " .,!?;:":
+                    end -= 1
+            run.append((s, end))
+            i = j + 1
+        else:
+            i += 1
+    for s, e in run:
+        phrase = text[s:e]
+        if language == "zh" and zh_pos(phrase) not in ("n", "nz", "nr", "nt", "ns", "x", "eng", "l") and len(tokens(phrase, "zh")) == 1 \
+                and zh_pos(phrase)[0] in "av":
+            continue  # a descriptive word of the name (滋润 in "…滋润霜") is a claim, not a name
+        spans.append((s, e, Slot("name", src=phrase)))
+        for k in range(s, e):
+            taken[k] = True
+    spans.sort()
+    parts: list[str | Slot] = []
+    pos = 0
+    for s, e, slot in spans:
+        if s > pos:
+            parts.append(text[pos:s])
+        elif parts and isinstance(parts[-1], Slot):
+            return None  # two slots with nothing between them ("<N><F>") do not come apart cleanly
+        parts.append(slot)
+        pos = e
+    if pos < len(text):
+        parts.append(text[pos:])
+    literal = "".join(p if isinstance(p, str) else " " for p in parts)
+    if language == "zh":
+        content = re.sub(r"[\W_]", "", literal)
+        if len(content) < 2:
+            return None
+    elif len(re.findall(r"[A-Za-z]+", literal)) < 2:
+        return None
+    if sum(isinstance(p, Slot) and p.kind == "name" for p in parts) > 2:
+        return None
+    # two name slots a word apart ("<N>红<N>", "<N>是<N>质地") are one name the source spelt in
+    # pieces: no fill makes them read right
+    for k in range(len(parts) - 2):
+        a, gap, b = parts[k], parts[k + 1], parts[k + 2]
+        if isinstance(a, Slot) and isinstance(b, Slot) and a.kind == b.kind == "name" and isinstance(gap, str) \
+                and len(gap.strip()) <= 3 and not re.search(r"[，。！？、,.!?]", gap):
+            return None
+    needs: set[str] = set()
+    for p in parts:
+        if isinstance(p, str):
+            for t in tokens(p, language):
+                if not generic.grounded(t):
+                    needs.add(t)
+    return Frame(uid=uid, product=product_name, label=label, parts=tuple(parts), needs=frozenset(needs), rel_pos=rel_pos,
+                 lang=language)
+
+
+def name_words(name: str, language: Language, generic: Grounder) -> set[str]:
+    """The words of a product name that name it (not generic ones such as 宝藏 or 'new')."""
+    from tools.narrate.naming import clean_name
+
+    out = set()
+    for t in tokens(clean_name(name), language):
+        if is_punct(t):
+            continue
+        if language == "zh":
+            # jieba tags some brands as adverbs (大自然/d): only true function words are left out
+            if (len(t) >= 2 or ALNUM_RE.search(t)) and not (t in generic.generic or zh_pos(t) in ("c", "u", "p", "r")):
+                out.add(t)
+        else:
+            w = t.lower()
+            if w not in EN_FUNCTION_WORDS and w not in generic.generic:
+                out.add(w)
+    return out
+
+
+# --------------------------------------------------------------------------- filling
+
+
+@dataclass
+class Filled:
+    """A frame with its slots filled: the text, the facts it states, the name mentions, the checks."""
+
+    frame: Frame
+    text: str
+    facts: tuple[str, ...]
+    names: int
+    fills: tuple[tuple[str, str], ...]  # (slot class, fill class) for the grammar guard
+    length: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+#: Source-product similarity (character n-gram TF-IDF cosine) from which a corpus slot takes any
+#: fact of its type; below it the fact must share a character with the source phrase. 0.12 is
+#: about the 95th percentile of product pairs on dev.json, where products of one kind (two
+#: toothbrushes, two foundations) meet; tuned on dev.json by reading lines.
+FILL_SIM = 0.12
+
+
+def _related(src: str, fact: str, language: Language) -> bool:
+    if language == "zh":
+        return bool(set(src) & set(fact) - set("的了是和与不很也都一有"))
+    a = {w for w in re.findall(r"[a-z]+", src.lower()) if w not in EN_FUNCTION_WORDS}
+    return bool(a & {w for w in re.findall(r"[a-z]+", fact.lower()) if w not in EN_FUNCTION_WORDS})
+
+
+def _article(np_: str) -> str:
+    w = np_.strip().lower()
+    vowel = bool(re.match(r"[aeio]|u(?![nr]i|s[eu]|ti)|8|11|18", w)) and not w.startswith(("one", "uni", "use", "eu"))
+    return ("an " if vowel else "a ") + np_
+
+
+def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Sequence[str], language: Language,
+               required: str | None = None, limit: int = 3, prefer_groups: Sequence[str] = (),
+               full_name: str = "", src_sim: float = 1.0) -> list[Filled]:
+    """Up to ``limit`` fillings of ``frame``: each fact slot takes an unused fact of its group and a
+    compatible class (``required`` first when it fits, then the preferred groups, then salience);
+    name slots take ``names`` in turn (the spoken name or a pronoun), ``full_name`` after a
+    demonstrative ("这款<name>", "the <name>"). A corpus slot takes a fact of another product only
+    when the source product is of a similar kind (``src_sim`` ≥ :data:`FILL_SIM`) or the fact
+    shares a character (en: a word) with the phrase it replaces: "打造自然妆感" may become
+    "打造精致妆容", never "打造口腔"."""
+    slots = [p for p in frame.parts if isinstance(p, Slot) and p.kind == "fact"]
+    rank = {g: i for i, g in enumerate(prefer_groups)}
+    options: list[list[Fact]] = []
+    for s in slots:
+        cands = [f for f in facts if f.point not in used and f.group == s.group
+                 and (s.cls in ("", "item") or (f.sure and _compatible(s.cls, f.cls)))
+                 and (s.cls != "item" or f.sure or count_words(f.point, language) >= 3)
+                 and (frame.template or src_sim >= FILL_SIM or _related(s.src, f.point, language))]
+        cands.sort(key=lambda f: (f.point != required, rank.get(f.group, 99), -f.salience))
+        if not cands:
+            return []
+        options.append(cands)
+    # variants: vary the first slot's fact (lengths differ), later slots take the next unused ones
+    out: list[Filled] = []
+    first_opts = options[0][:limit] if options else [None]
+    for first in first_opts:
+        chosen: list[Fact] = []
+        ok = True
+        for k, opts in enumerate(options):
+            pick = first if k == 0 else next((f for f in opts if f not in chosen), None)
+            if pick is None or pick in chosen:
+                ok = False
+                break
+            chosen.append(pick)
+        if not ok:
+            continue
+        text_parts: list[str] = []
+        fills: list[tuple[str, str]] = []
+        k = n_names = 0
+        for p in frame.parts:
+            if isinstance(p, str):
+                text_parts.append(p)
+            elif p.kind == "name":
+                nm = names[min(n_names, len(names) - 1)] if names else ""
+                prev = text_parts[-1] if text_parts else ""
+                if nm in ("它", "it", "this one") and (re.search(r"(这|那)[款个只支瓶套件双台盒罐把]$|我们的$|the $|this $|our $|your $", prev)):
+                    nm = full_name or names[0]
+                if language == "en" and not prev.strip() and nm in ("it",):
+                    nm = "It"
+                text_parts.append(nm)
+                n_names += 1
+            else:
+                f = chosen[k]
+                k += 1
+                val = f.point
+                if language == "en":
+                    val = val[0].lower() + val[1:] if val[:2].isalpha() and not val[:2].isupper() and val[1:2].islower() else val
+                    if p.article and f.cls == "np_s":
+                        val = _article(val)
+                text_parts.append(val)
+                fills.append((p.cls, f.cls))
+        text = "".join(text_parts)
+        if language == "en":
+            text = re.sub(r"\s+", " ", text).strip()
+            text = text[0].upper() + text[1:] if text else text
+        out.append(Filled(frame=frame, text=text, facts=tuple(f.point for f in chosen), names=n_names,
+                          fills=tuple(fills), length=count_words(text, language)))
+        if not options:
+            break
+    return out
