@@ -356,8 +356,10 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         redo = [i for i in out.over_rate_beats if lines[i].source != "user"]
         if redo:
             shorter = shorter_beats(story, lines, {c.beat_index: c.tempo for c in out.clips}, redo)
-            fresh, _ = narrate_beats(deps.narrator, _product(st), shorter, _language(st),
-                                     given=[ln for ln in lines if ln.beat_index not in redo])
+            fresh, fb = narrate_beats(deps.narrator, _product(st), shorter, _language(st),
+                                      given=[ln for ln in lines if ln.beat_index not in redo])
+            if fb:
+                notes.append(note(st, fb))
             lines = [fresh[i] if i in redo else ln for i, ln in enumerate(lines)]
             out = speak(lines)
             notes.append(f"line(s) {', '.join(str(i + 1) for i in redo)} were too long to speak naturally and were written shorter")
