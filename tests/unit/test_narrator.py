@@ -445,3 +445,15 @@ def test_esync_reader_accepts_release_label_variants_and_skips_odd_items(tmp_pat
     assert len(videos[2].clips) == 1  # the clip without a word range is skipped, not the file
     assert any("'其他'" in w for w in warnings) and any("item 3 skipped" in w for w in warnings)
     assert any("item 4 skipped" in w for w in warnings)
+
+
+def test_no_article_before_a_plural_fact() -> None:
+    """'It is made with a notes of nuts and caramel' was heard in the en demo: no a/an before a plural head or a number."""
+    from tools.core.models import ProductInfo
+    from tools.narrate.narrator import NarrateInput, NarrationBeat, narrate_storyline
+
+    p = ProductInfo(name="Morning Light Drip Coffee", language="en", aspects=[
+        {"aspect": "material", "points": ["notes of nuts and caramel", "two roasts", "medium roast"]}])
+    beats = [NarrationBeat(label="质地/成分/材质", word_min=4, word_max=12, aspect="material") for _ in range(3)]
+    for ln in narrate_storyline(NarrateInput(product=p, beats=beats, language="en")).lines:
+        assert " a notes" not in ln.text and " a two" not in ln.text, ln.text

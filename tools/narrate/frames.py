@@ -522,7 +522,13 @@ def _related(src: str, fact: str, language: Language) -> bool:
 
 
 def _article(np_: str) -> str:
+    """``a``/``an`` before a singular noun phrase; none before a plural head ("notes of nuts and
+    caramel": the head is the word before "of") or a number ("two side pockets")."""
     w = np_.strip().lower()
+    head = (w.split(" of ")[0].split() or [""])[-1] if " of " in w else (w.split() or [""])[-1]
+    if re.match(r"\d|(two|three|four|five|six|some|many|more|all|both)\b", w) or (
+            head.endswith("s") and not head.endswith(("ss", "us", "is"))):
+        return np_
     vowel = bool(re.match(r"[aeio]|u(?![nr]i|s[eu]|ti)|8|11|18", w)) and not w.startswith(("one", "uni", "use", "eu"))
     return ("an " if vowel else "a ") + np_
 
