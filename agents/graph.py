@@ -49,7 +49,7 @@ from tools.narrate.lines import narrate_beats, shorter_beats
 from tools.narrate.tts import synthesize_speech
 from tools.render.engine import render_timeline
 from tools.render.timeline import build_timeline, max_voice_s
-from tools.story.bars import bar_grid, cuts_off_grid, tempo_for_mood
+from tools.story.bars import bar_grid, tempo_for_mood
 from tools.story.music import analyze_music, generate_music
 from tools.story.storyline import plan_storyline
 from tools.understand.index import index_materials, material_text, search_materials
@@ -316,9 +316,7 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
                                       "clip_shots": st.get("clip_shots") or {}, "hero_id": st.get("hero_id"),
                                       "emphasis": spec.emphasis, "left_out": st.get("left_out") or {},
                                       "music_va": _user_music_va(st)})
-        notes += [note(st, n) for n in story.notes]
-        if cuts_off_grid(story, grid, fps) and not story.notes:
-            notes.append("the material could not be cut on the music's bars everywhere; some cuts fall between bars")
+        notes += [note(st, n) for n in story.notes]  # the storyline says when cuts leave the bars
         atomic_write_model(ws.job_dir(st["job_id"]) / "storyline.json", story)
         return {"storyline": story.model_dump(mode="json"), "music_offset_s": offset, "notes": notes}
 

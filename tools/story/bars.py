@@ -1,4 +1,4 @@
-"""The music's bar grid as the storyline sees it, and the check that cuts fall on it.
+"""The music's bar grid as the storyline sees it.
 
 Montage §3.3: shot durations are whole bars, so every cut lands on a bar line. The timeline
 starts on the music's first downbeat (``offset_s`` into the file); the grid is every later bar
@@ -8,9 +8,7 @@ arousal, the EaMD emotion classes of montage §3.2).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from tools.core.models import MusicAnalysis, Storyline
+from tools.core.models import MusicAnalysis
 
 #: Tempo of generated background music by wanted mood (EaMD classes): faster for higher arousal.
 MOOD_TEMPO_BPM: dict[str, float] = {"excited": 124.0, "tense": 112.0, "neutral": 100.0, "fearful": 96.0, "relaxed": 84.0,
@@ -29,20 +27,3 @@ def bar_grid(music: MusicAnalysis | None) -> tuple[float, list[float]]:
     if not bars:
         return 0.0, []
     return bars[0], [round(b - bars[0], 6) for b in bars[1:]]
-
-
-def cut_frames(story: Storyline, fps: int) -> list[int]:
-    """Frame numbers of the cuts between beats (the first frame of each beat after the first)."""
-    out, t = [], 0.0
-    for b in story.beats[:-1]:
-        t += b.duration_s
-        out.append(round(t * fps))
-    return out
-
-
-def cuts_off_grid(story: Storyline, grid_s: Sequence[float], fps: int) -> list[int]:
-    """Cuts (frame numbers) that do not fall on a bar line of ``grid_s``; empty without a grid."""
-    if not grid_s:
-        return []
-    on = {round(g * fps) for g in grid_s}
-    return [c for c in cut_frames(story, fps) if c not in on]

@@ -23,18 +23,18 @@
    order_units`: Held–Karp, exact up to 12 beats, else 2-opt): wide before close (shot size),
    coherence (distance to the product should not grow), graphic discontinuity between neighbours.
    The opening and closing beats show the product itself (the hero or the best packshot).
-6. **Music-driven mode** (montage §3.4): when the seller gives music and the library is rich in
-   clip shots (at least :data:`MONTAGE_MIN_SHOTS`, and more clip shots than good photos), the
-   emotion-aware knapsack of ``solve_montage`` (Algorithm 1, hard scene constraint) picks shots
-   in their chronological order whose whole-bar durations fill the bars exactly, maximising the
-   match between each shot's valence/arousal and the music's; the storyline's notes say which
-   mode ran and why.
 5. **Labels and facts, jointly** (narrator §3; :func:`~tools.story.labels.predict_labels`): the
    label sequence maximises the E-SyncVidStory Markov model (start, transitions, position, end)
    plus what each shot supports: a shot whose printed text states a fact takes that fact's label
    and will say that fact; packshots lean to recommendation and call to action, close-ups to
    texture/material, clips to trial and effect; labels the product has no facts for are avoided;
    the brief's emphasis gets more and earlier beats.
+6. **Music-driven mode** (montage §3.4): when the seller gives music and the library is rich in
+   clip shots (at least :data:`MONTAGE_MIN_SHOTS`, and more clip shots than good photos), the
+   emotion-aware knapsack of ``solve_montage`` (Algorithm 1, hard scene constraint) picks shots
+   in their chronological order whose whole-bar durations fill the bars exactly, maximising the
+   match between each shot's valence/arousal and the music's; the storyline's notes say which
+   mode ran and why.
 """
 
 from __future__ import annotations
@@ -416,7 +416,7 @@ def plan_storyline(inp: PlanStorylineInput) -> Storyline:
     labels = predict_labels(len(chosen), stats, avoid_repeat=REPEAT_COST, emission=em)
     used_aspects: list[str] = []
     beats = []
-    for k, (u, f, lab, fact) in enumerate(zip(chosen, frames, labels, shown)):
+    for k, (ui, u, f, lab, fact) in enumerate(zip((i for i, _ in plan), chosen, frames, labels, shown)):
         d = f / fps
         cap = u.capacity_s()
         if f > math.floor(cap * fps + 1e-9):  # guarded by the knapsack's capacities
@@ -434,7 +434,7 @@ def plan_storyline(inp: PlanStorylineInput) -> Storyline:
             in_s = round(u.start_s + max(0.0, (u.end_s - u.start_s - d) / 2), 3)
             in_s = min(in_s, max(u.start_s, math.floor((u.end_s - d) * 1000) / 1000))
         sc = {"relevance": round(u.score("relevance", 0.5), 3), "persuasiveness": round(u.score("cpa_persuasiveness", 0.5), 3),
-              "quality": round(u.score("quality", 0.6), 3), "value": round(scores[units.index(u)], 3)}
+              "quality": round(u.score("quality", 0.6), 3), "value": round(scores[ui], 3)}
         says = f"says {fact[1]!r} printed on it" if fact and aspect == fact[0] else f"talks about {aspect}" if aspect else "recommends the product"
         role = (method if montage else "opens with the product" if k == 0 else "closes on the product" if k == len(chosen) - 1
                 else method)
