@@ -229,7 +229,7 @@ def collect_files(paths: list[str]) -> tuple[list[Path], list[SkippedFile]]:
         elif p.exists():
             raise ToolInputError(f"{str(p)!r} is not a regular file or folder", hint="name a folder of photos and clips")
         else:
-            raise ToolInputError(f"{str(p)!r} does not exist", hint="check the path of your materials folder")
+            raise ToolInputError(f"{str(p)!r} does not exist", hint="check the path you gave (--materials, --music or --hero)")
     return sorted(out), skipped
 
 
