@@ -402,6 +402,48 @@ def test_dev_lines_pass_the_grammar_guard_and_reach_length_by_whole_sentences(es
             assert ln.in_range and p != "fallback", (ln.text, p)
             assert grammar_errors(ln.text, "zh") == [], ln.text
             assert not re.search(r"(呀啦哦|哦呀|啦哦)", ln.text), ln.text
+            # 它 stands for the name only as a clause's subject ("它能…"), never inside a noun
+            # phrase ("一套它", "其他它") nor alone before a comma ("它，胶原储备库，…")
+            assert not re.search(r"(?<![了用])它[，、]|(其他|其它|一套|遇到好|这个)它", ln.text), ln.text
+            # buying talk belongs to the call to action, problem set-ups to the pain point
+            if "引导购买" not in ln.label:
+                assert not re.search(r"下单|链接|带回家|别错过|抢购", ln.text), (ln.label, ln.text)
+            if "痛点铺垫" not in ln.label:
+                assert not re.search(r"困扰|烦恼", ln.text), (ln.label, ln.text)
+
+
+def test_facts_are_typed_by_what_they_say():
+    """A seller's loosely filed facts: a problem filed as an effect is a pain point, a noun phrase
+    that starts with a verb stays a noun phrase, questions and listing fields are no facts, and a
+    verb phrase whose verb ad copy never uses after 能 is not sure to fit a verb slot."""
+    from tools.narrate.corpus import default_corpus
+    from tools.narrate.frames import fact_class, typed_facts, usage_of
+    from tools.narrate.narrator import corpus_usage
+
+    counts = corpus_usage(default_corpus("zh"))
+    facts = typed_facts([("功效", "粗糙现象", 0.2), ("功效", "改善粗糙", 0.2), ("外观", "来自火星的粉棕色", 0.2),
+                         ("功效", "是否支持宏", 0.2), ("外观", "无服装版型信息", 0.2), ("功效", "滋养发丝", 0.2),
+                         ("功效", "犹如肌肤弹力纽带", 0.2), ("功效", "积分可参与兑好礼", 0.2)], "zh",
+                        usage=lambda w: usage_of(w, counts, set()))
+    by = {f.point: f for f in facts}
+    assert by["粗糙现象"].group == "pain" and by["改善粗糙"].group == "benefit"
+    assert by["来自火星的粉棕色"].cls == "np" and fact_class("显色度", "zh") == "np"
+    assert "是否支持宏" not in by and "无服装版型信息" not in by
+    assert by["滋养发丝"].cls == "vp" and by["滋养发丝"].sure
+    assert not (by["犹如肌肤弹力纽带"].cls == "vp" and by["犹如肌肤弹力纽带"].sure)
+    assert by["积分可参与兑好礼"].group == "offer"
+
+
+def test_spoken_names_drop_shop_words_and_places_and_keep_the_category():
+    from tools.narrate.naming import long_name, short_name
+
+    def zh(name: str) -> ProductInfo:
+        return ProductInfo(name=name, language="zh")
+
+    assert not short_name(zh("韩国lunastory宝宝折叠爬行垫婴儿爬爬垫加厚"), "zh").startswith("韩国")
+    assert "旗舰店" not in short_name(zh("植物医生旗舰店高山白茶净透水乳套装护肤品"), "zh")
+    assert short_name(zh("植村秀琥珀臻萃洁颜油强韧养肤深层清洁"), "zh").endswith("洁颜油")
+    assert long_name(zh("【官方正品】IPSA茵芙莎三色遮瑕膏提亮遮黑眼圈"), "zh").startswith("IPSA")
 
 
 def test_english_lines_use_whole_fact_phrases_with_articles():

@@ -31,7 +31,7 @@ from functools import lru_cache
 from itertools import islice
 
 from tools.core.models import Language, ProductInfo, count_words
-from tools.narrate.frames import Fact, Filled, Frame, fill_frame, typed_facts
+from tools.narrate.frames import FILL_SIM, Fact, Filled, Frame, fill_frame, typed_facts
 from tools.narrate.grounding import Grounder
 from tools.narrate.guard import grammar_errors, slot_errors
 from tools.narrate.lm import CharLM
@@ -175,6 +175,44 @@ def check_sentence(s: Sentence, target: Target) -> bool:
     return s.valid
 
 
+#: zh sentences that ask the viewer to buy: said only where the script asks them to (引导购买);
+#: "…姐妹们赶紧下单吧" in the middle of an effects shot reads as padding.
+_SHOPPING_ZH = re.compile(r"下单|购买|抢购|抢到|链接|带回家|领回家|入手|买它|买了吧|囤|拍下|优惠|别错过|划算|福利|包邮|加赠|"
+                          r"赠送|到手价|直播间|价格|折扣|秒杀|闭眼入|放心冲|不亏")
+#: zh sentences that set up a problem: said where the script does (痛点铺垫).
+_PROBLEM_SETUP_ZH = re.compile(r"困扰|烦恼|是不是也|你是否|有没有遇到")
+#: A corpus sentence that states no fact leans on what was said around it in its own ad ("如果所有
+#: 产品都有这个…效果", "使用后，你会发现自然也就轻松了", "等它以后再做一下其他…"); out of that
+#: context it says nothing a listener can follow.
+_NEEDS_CONTEXT_ZH = re.compile(r"这样|这个|那个|这些|那些|这种|这里|那里|其他|其它|以后|之后|然后|所以|因此|也就|接下来|刚才|"
+                               r"上面|前面|它们|他们|她们|咱|保证|互相|同款|一下子|^[但而那又再还就]|第[一二三]")
+
+
+#: Source-product similarity below which a corpus sentence that states nothing is not said (its
+#: praise fits the kind of product it was written for: "真好看" for a palette, not a keyboard).
+VAGUE_SIM = FILL_SIM  # 0 → CIDEr-D +1.0 on dev (every third video), but out-of-place praise comes back
+
+
+def fits_beat(text: str, label: str, frame: Frame, language: Language) -> bool:
+    """Whether a sentence belongs in a line of ``label`` (zh): buying talk only under 引导购买,
+    problem set-ups only under 痛点铺垫, a corpus sentence stating nothing only when it stands on
+    its own (:data:`_NEEDS_CONTEXT_ZH`). The user's own copy always belongs."""
+    if frame.uid.startswith("user:"):
+        return True
+    if language == "en":  # a plural name is no "it" ("Meet the Cloudstep Running Shoes: it keeps …")
+        return not re.search(r"\b\w+[^s\W]s: it\b", text)
+    if language != "zh":
+        return True
+    parts = label.split("+") if label else []
+    if parts and "引导购买" not in parts and _SHOPPING_ZH.search(text):
+        return False
+    if parts and "痛点铺垫" not in parts and _PROBLEM_SETUP_ZH.search(text):
+        return False
+    if not frame.template and not frame.n_fact_slots and _NEEDS_CONTEXT_ZH.search(text):
+        return False
+    return True
+
+
 def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, state: StoryState, label: str,
                         names: Sequence[str], lm: CharLM, required: str | None, prefer: Sequence[str],
                         kind_of: dict[str, str] | None = None, limit: int = 3, max_len: int = 10**6,
@@ -193,9 +231,12 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
         if frame.literal_len > max_len:
             continue
         sim = 1.0 if src_sim is None or frame.template else src_sim.get(frame.product, 0.0)
+        if (lang == "zh" and not frame.template and not frame.n_fact_slots and not frame.uid.startswith("user:")
+                and sim < VAGUE_SIM):
+            continue  # a sentence stating nothing fits another product only when that one is of this kind
         for fl in fill_frame(frame, facts, state.used_points, names, lang, required=required, limit=limit,
                              prefer_groups=prefer, full_name=target.short, src_sim=sim):
-            if fl.text in seen_text or fl.length > max_len:
+            if fl.text in seen_text or fl.length > max_len or not fits_beat(fl.text, label, frame, lang):
                 continue
             seen_text.add(fl.text)
             lp, n = lm.logprob(fl.text)
@@ -216,13 +257,18 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
 #: subset): facts 0.35 → 3 and name 0.4 → 2: 12.4 → 21.6 / 15.4 %; overlap 1.2 → 3: 21.8 /
 #: 13.5 %; each further sentence 0.25 → 2: 22.8 / 13.9 %; then (typed facts, vague corpus
 #: sentences penalised) overlap 4.5 and further sentence 3: 24.4 / 14.9 %; on the full file, after
-#: fact sentences and intro naming, overlap 4.5 → 8: 28.1 / 16.3 % → 27.8 / 13.7 %.
+#: fact sentences and intro naming, overlap 4.5 → 8: 28.1 / 16.3 % → 27.8 / 13.7 %; after the typed templates
+#: and context rules of the fluency work (every third video): overlap 8 → 14 → 24: 25.4 / 18.9 % →
+#: 25.7 / 17.3 % → 25.5 / 15.8 %.
 W_FACT = 3.0  # per new fact stated (up to MAX_FACTS_SCORED)
-W_OVERLAP = 8.0  # × share of the line's words already said earlier in the story
+W_OVERLAP = 24.0  # × share of the line's words already said earlier in the story
 W_EXTRA = 3.0  # per sentence after the first (one sentence reads better when it fits)
 W_GENERIC = 0.35  # per generic sentence (fact-free padding is the last choice)
 W_NAME = 2.0  # the name, while the story has named the product fewer than MAX_NAME_MENTIONS times
 MAX_FACTS_SCORED = 4  # facts beyond this many in a line earn nothing more
+#: Generic sentences in a line composed by :func:`compose`: a run of praise ("性价比很高。闭眼入就
+#: 对了。好用不贵。") says nothing; a long shot reaches its length by facts said again first.
+MAX_GENERIC = 2
 
 
 @dataclass
@@ -251,7 +297,8 @@ def _line_score(parts: Sequence[Sentence], state: StoryState, want_name: bool, r
 
 
 def fill_to_range(mains: Sequence[Sentence], pool: Sequence[Sentence], word_min: int, word_max: int, state: StoryState,
-                  target: Target, want_name: bool, required: str | None, must_name: bool = False) -> Line | None:
+                  target: Target, want_name: bool, required: str | None, must_name: bool = False,
+                  max_generic: int | None = MAX_GENERIC + 1) -> Line | None:
     """A long shot's line: a main sentence and as many further sentences as its length needs
     (a subset-sum over ``pool`` by length, the best-scoring subset for every total)."""
     lo, hi = max(word_min, 1), word_max
@@ -268,11 +315,13 @@ def fill_to_range(mains: Sequence[Sentence], pool: Sequence[Sentence], word_min:
                 t2 = tot + it.length
                 if m.length + t2 > hi or any(_clash(it, q) for q in parts) or len(parts) >= 11:
                     continue
+                if max_generic is not None and it.kind == "generic" and sum(q.kind == "generic" for q in parts) >= max_generic:
+                    continue
                 s2 = sc + it.lm_lp / max(it.lm_n, 1) + it.score - W_EXTRA
                 if t2 not in dp or s2 > dp[t2][0]:
                     dp[t2] = (s2, parts + (it,))
         for tot, (sc, parts) in dp.items():
-            if lo <= m.length + tot <= hi:
+            if lo <= m.length + tot <= hi and not _problem_not_first((m,) + parts):
                 line_parts = (m,) + parts
                 sc2 = _line_score(line_parts, state, want_name, required, must_name)
                 if best is None or sc2 > best.score:
@@ -280,10 +329,17 @@ def fill_to_range(mains: Sequence[Sentence], pool: Sequence[Sentence], word_min:
     return best
 
 
+def _problem_not_first(parts: Sequence[Sentence]) -> bool:
+    """A problem is set up at the start of a line, never after praise ("口碑一直很好。你是否也遇到过
+    这样的烦恼？")."""
+    return any(_PROBLEM_SETUP_ZH.search(p.text) for p in parts[1:])
+
+
 def _clash(a: Sentence, b: Sentence) -> bool:
     """Two sentences that may not share a line: the same frame or text, a shared fact, two names."""
     return (a.filled.frame.uid == b.filled.frame.uid or a.text == b.text or bool(set(a.facts) & set(b.facts))
-            or bool(a.names and b.names))
+            or bool(a.names and b.names) or bool(a.words & b.words)  # a word said twice in a line repeats it
+            or bool(_PROBLEM_SETUP_ZH.search(a.text) and _PROBLEM_SETUP_ZH.search(b.text)))  # one problem per line
 
 
 def _join(parts: Sequence[Sentence], language: Language) -> str:
@@ -302,6 +358,8 @@ def compose(mains: Sequence[Sentence], extras: Sequence[Sentence], word_min: int
 
     def consider(parts: tuple[Sentence, ...]) -> None:
         nonlocal best
+        if sum(p.kind == "generic" for p in parts) > MAX_GENERIC or _problem_not_first(parts):
+            return
         sc = _line_score(parts, state, want_name, required, must_name)
         if (best is None or sc > best.score) and all(check_sentence(p, target) for p in parts):
             best = Line(parts=parts, text=_join(parts, language), score=sc)

@@ -61,6 +61,35 @@ def aspect_group(aspect: str) -> str:
 
 _ZH_NOUNISH = ("n", "nz", "ng", "nr", "ns", "nt", "vn", "an", "eng", "m", "q", "nrt", "nrfg", "b", "j", "f", "s")
 _ZH_OFFER_VERB_RE = re.compile(r"送|减|享|包邮|折|赠|省|领|抢|买|返|免")
+_ZH_OFFER_GAIN_RE = re.compile(r"送|减|折|享|赠|免|返|券|元|优惠|包邮|红包|福利|礼|省")
+#: Verbs that need an object: a fact of this verb alone ("改善", "修护") leaves the sentence
+#: hanging ("给大家推荐…，改善又紧致").
+_TRANSITIVE_ZH = frozenset("""改善 修护 提升 淡化 减少 抵御 增强 促进 打造 保护 修复 调理 预防 去除 对抗 抑制 阻隔 帮助 解决 缓解
+告别 远离 击退 赶走 加速 提高 增加 降低 维持 保持 呵护 守护 激活 唤醒 焕活 重塑 拯救""".split())
+
+
+#: zh words that end a noun phrase whatever comes before them (修护成分, 减震结构, 立体剪裁).
+_HEAD_NOUNS_ZH = frozenset("""成分 因子 精华 配方 技术 设计 工艺 面料 材质 系统 功能 模式 结构 系列 套装 组合 科技 剪裁 版型 款式
+造型 颜色 配色 材料 原料 提取物 精粹 香型 香调 尺寸 容量 接口 按键 电机 电池 屏幕 镜头 芯片""".split())
+#: Noun phrases that are not something a product contains (里面含有 … 技术 / 设计 / 面料).
+_NOT_INGREDIENT_ZH = re.compile(r"(技术|工艺|科技|设计|结构|版型|款式|面料|系列|剪裁|造型|功能|模式|系统|香|色|款|型|质地|状|感|"
+                                r"升级|来源|配方|洁颜|体验|力|孔|度|蓝|红|绿|黑|白|金|烟|宝石|霜|乳|水乳|套装)$|升级|认证")
+#: Parts and materials, which a product has but does not make for you (打造 … 弹簧系统 / 粉体).
+_NOT_RESULT_ZH = re.compile(r"(系统|结构|粉体|材质|面料|成分|技术|科技|工艺|香型|形状|弹簧|纤维|提取物|精华|因子|配方|设计|面板|接口|"
+                            r"按键|电机|电池|颗粒|教具|玩具|套装|乳|膜|霜|液|露|油|水|香型|香)$")
+#: Noun phrases a design is made of (它采用了 … 设计 / 版型 / 配色), as opposed to the product itself
+#: ("它采用了大码男士", "它采用了隐形防盗床头柜").
+_DESIGN_ZH = re.compile(r"(设计|款式|版型|造型|工艺|配色|色|外观|面板|结构|领|袖|扣|边|线条|框|盖|把手|图案|印花|纹|拼接|剪裁|杯|带|口)$")
+#: A problem a person has (the 困扰/烦恼 templates take one): a pain word or a negation.
+_PROBLEM_ANY_ZH = re.compile(r"不|没|难|差|慢|累|痛|脏|乱|吵|怕|担心|麻烦|容易|易|总是|老是|过度|太")
+#: One-character suffixes that make a noun of what precedes them (显色度, 防霉层, 回弹感, 入门款).
+_NOUN_SUFFIX_ZH = frozenset("度 层 感 款 性 型 率 版 式 装".split())
+_EASY_ZH = frozenset("易于 易 容易 便于 不易 好".split())
+#: A fact that is a fragment of a sentence, not a phrase: a question (是否支持宏), a time clause
+#: (轻轻按摩后), a hedge; no slot takes it.
+#: Listing fields and joined lists that sellers file as facts ("无服装版型信息", "好耐用·全棕内芯").
+_JUNK_ZH = re.compile(r"信息|参数|详情|尺码表|[·/|｜;；]")
+_FRAGMENT_ZH = re.compile(r"是否|吗$|？|\?|[后时前]$|的话$|之后$|以后$|如果|可能")
 
 
 @lru_cache(maxsize=16384)
@@ -71,10 +100,13 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
         return _fact_class_en(point)
     if group == "offer":
         if _ZH_OFFER_VERB_RE.search(point):
-            return "vp"
+            # an offer says what the buyer gets ("买一送一", "满300减50"); "买三套" alone is half of one
+            return "vp" if _ZH_OFFER_GAIN_RE.search(point) else "x"
         return "event" if re.fullmatch(r"[0-9.]+|.*(节|大促|活动|狂欢|双十一|双11|双12|年货)", point) else "np"
     if any(ch.isdigit() for ch in point):
         return "num"
+    if _FRAGMENT_ZH.search(point):
+        return "x"
     import jieba.posseg as pseg
 
     tokens("", "zh")  # jieba initialised quietly
@@ -82,6 +114,15 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     if not parts:
         return "x"
     first, last = parts[0][1], parts[-1][1]
+    if any(w == "的" for w, _ in parts[1:-1]):
+        return "np" if parts[-1][1][:1] == "n" else "x"  # "红墙前的风华明艳" is no predicate
+    if parts[0][0] in ("无", "不", "零", "免", "没有", "不会") and len(parts) >= 2:
+        return "ap"  # 无钢圈, 不粘腻: says how it is ("它无钢圈"), never after 能/可以
+    if parts[0][0] in _EASY_ZH and len(parts) >= 2:
+        return "ap"  # 易于吸收, 容易打理: says how it is, never after 能
+    if len(parts) >= 2 and (parts[-1][0] in _HEAD_NOUNS_ZH or parts[-1][0] in _NOUN_SUFFIX_ZH
+                            or (any(w == "的" for w, _ in parts[1:-1]) and parts[-1][1][:1] == "n")):
+        return "np"  # 熬夜修护成分, 显色度, 来自火星的粉棕色: a noun phrase whatever its first word
     if len(parts) == 1:
         if first in ("v", "vd"):
             return "vp"
@@ -90,6 +131,8 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
         if first in ("l", "i"):
             return "ap"
         return "np" if first in _ZH_NOUNISH else "x"
+    if last[0] == "a" and last != "an" and first != "p":
+        return "ap"  # 吸收快, 配速范围广, 快而安静: a predicate adjective ends it ("它能吸收快" is not Chinese)
     if first in ("v", "vd", "p") and last not in ("uj",):
         return "vp"
     if first[0] == "d" or first == "ad":
@@ -135,7 +178,8 @@ def _fact_class_en(point: str) -> str:
 
 
 def _compatible(slot_cls: str, fill_cls: str) -> bool:
-    if slot_cls == fill_cls or (slot_cls == "np" and fill_cls.startswith("np_")):
+    if slot_cls == fill_cls or (slot_cls == "np" and fill_cls.startswith("np_")) or (slot_cls == "ap1" and fill_cls == "ap") \
+            or (slot_cls in ("ing", "design", "res", "gift") and fill_cls == "np") or slot_cls == "prob":
         return True
     return {slot_cls, fill_cls} <= {"np_p", "np_m"}  # neither takes an article
 
@@ -152,7 +196,7 @@ class Fact:
     sure: bool = True  # the class is certain (usage seen in copy, or a clear phrase structure)
 
 
-_SHOPPING_RE = re.compile(r"购|赠|下单|优惠|价|抢|包邮|折|领券|福利|\bbuy\b|\bfree shipping\b|\boff\b|\bdeal\b", re.I)
+_SHOPPING_RE = re.compile(r"购|赠|下单|优惠|价|抢|包邮|折|领券|福利|享(?!受)|红包|券|立减|满减|积分|兑|好礼|\bbuy\b|\bfree shipping\b|\boff\b|\bdeal\b", re.I)
 _EN_MATERIAL_RE = re.compile(r"\b(nylon|cotton|polyester|spandex|elastane|lycra|leather|mesh|wool|merino|fleece|foam|rubber|steel|"
                              r"aluminium|aluminum|silk|denim|canvas|linen|cashmere|bamboo|down|beans?|fabric|organic)\b", re.I)
 
@@ -212,10 +256,13 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
         cls = None
         sure = language == "en" or len(tokens(p, language)) >= 2
         if language == "zh" and (p in _GENERIC_WORDS_ZH() or (len(p) <= 2 and is_punct(p))):
-            continue  # 使用, 效果, 产品: a word any product could say is not a fact of this one
+            continue
+        if language == "zh" and g not in ("offer", "service") and (_FRAGMENT_ZH.search(p) or _JUNK_ZH.search(p)
+                                                                 or p in _TRANSITIVE_ZH):
+            continue  # a question, a time clause or a listing's field ("无服装版型信息") is no phrase to say  # 使用, 效果, 产品: a word any product could say is not a fact of this one
         if g not in ("offer", "service") and _SHOPPING_RE.search(p):
             g = "offer"
-        elif g in ("benefit", "texture", "look") and p in pain_words:
+        elif g in ("benefit", "texture", "look") and (p in pain_words or (language == "zh" and _states_a_problem(p))):
             g = "pain"
         elif language == "en" and g == "benefit" and _EN_MATERIAL_RE.search(p):
             g = "material"
@@ -229,9 +276,29 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
                     best = max(("vp", "ap", "np"), key=lambda k: u.get(k, 0))
                     if u.get(best, 0) >= 0.5 * n:
                         cls, sure = best, True
+        cls = cls or fact_class(p, language, g)
+        if language == "zh" and usage is not None and cls == "vp" and g != "offer" and sure:
+            # a verb phrase is sure when ad copy uses its verb after 能/可以/帮助 (修护, 滋养, 减少);
+            # jieba tags 来自, 犹如, 初恋 as verbs too, and "它能来自火星的粉棕色" is no sentence
+            first = tokens(p, "zh")[0]
+            if len(first) >= 2 and usage(first).get("vp", 0) == 0:
+                sure = False
         # an offer's class comes from its words (送/减/享: a verb phrase), not from jieba: it is sure
-        out.append(Fact(a, p, g, cls or fact_class(p, language, g), s, sure or g == "offer"))
+        out.append(Fact(a, p, g, cls, s, sure or g == "offer"))
     return out
+
+
+#: zh words naming a problem (a seller files "粗糙现象", "内衣痕迹", "声音偏大" under effects or
+#: looks): a fact holding one and no remedy word is a pain point, never praised as an effect.
+_PROBLEM_ZH = re.compile(r"痕迹|粗糙|干燥|干枯|毛躁|暗沉|暗黄|细纹|皱纹|黑头|粉刺|痘痘|闭口|出油|油腻|油光|偏大|偏硬|偏小|困扰|烦恼|"
+                         r"问题|敏感|脱妆|卡粉|起皮|闷热|异味|噪音|松弛|下垂|色斑|斑点|毛孔粗大|脱发|掉发|头屑|瘙痒|过敏|"
+                         r"疲劳|酸痛|勒|磨脚|臭|发黄|起球|褪色|变形|漏|塌")
+_REMEDY_ZH = re.compile(r"改善|减少|减轻|淡化|去|祛|防|抗|告别|不|无|修护|修复|解决|控|净|清|抑|舒缓|缓解|远离|拒绝|少|零|避免|对抗|击退|"
+                        r"消|除|赶走|摆脱|匀|亮|提|紧致|收")
+
+
+def _states_a_problem(point: str) -> bool:
+    return bool(_PROBLEM_ZH.search(point)) and not _REMEDY_ZH.search(point)
 
 
 @lru_cache(maxsize=1)
@@ -397,6 +464,8 @@ def _frame(uid: str, product_name: str, points: Sequence[tuple[str, str]], label
                     return None  # the fact is glued to a morpheme ("遮瑕力"): no other fact fits there
                 if before in _TAKES_NP_ZH and group != "offer":
                     cls = "np"  # 采用/含有/打造 … take a noun phrase whatever the source said
+                if before in ("打造", "塑造", "营造", "成就") and group != "offer":
+                    cls = "res"  # what it makes is a result (打造自然妆感), never a part ("打造弹簧系统")
             spans.append((s, e, Slot("fact", group, cls, src=pt)))
             for i in range(s, e):
                 taken[i] = True
@@ -533,6 +602,32 @@ def _article(np_: str) -> str:
     return ("an " if vowel else "a ") + np_
 
 
+def _one_word(point: str, language: Language) -> bool:
+    """A fact short enough to follow a degree adverb ("很{清爽}", "{柔软}又{细腻}"): one word of at
+    most four characters (zh), or one or two words (en)."""
+    if language == "zh":
+        return len(point) <= 4 and len([t for t in tokens(point, "zh") if not is_punct(t)]) == 1
+    return len(point.split()) <= 2
+
+
+def _pronoun_fits(prev: str, parts: Sequence[str | Slot], slot: Slot) -> bool:
+    """Whether 它 may stand for the product's name here: as the subject at the start of a clause,
+    followed by words ("它能…", "，它还…"), never inside a noun phrase ("一套它", "其他它") or
+    alone before a comma ("它，胶原储备库，…")."""
+    i = next(i for i, q in enumerate(parts) if q is slot)
+    nxt = parts[i + 1] if i + 1 < len(parts) else ""
+    nxt_s = nxt if isinstance(nxt, str) else "x"
+    at_start = not prev.strip() or prev.rstrip()[-1] in "，。！？；：、,.!?;:~…" or prev.endswith(("而且", "所以", "因为", "但是", "其实"))
+    return at_start and bool(nxt_s) and nxt_s[0] not in "，。！？；：、,.!?;:~…"
+
+
+def _shares_word(a: str, b: str) -> bool:
+    """Whether two fact phrases share a character bigram ("柔软" and "触感柔软细腻"): said together
+    in one sentence they repeat themselves."""
+    a2 = {a[i:i + 2] for i in range(len(a) - 1)}
+    return bool(a2 & {b[i:i + 2] for i in range(len(b) - 1)})
+
+
 def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Sequence[str], language: Language,
                required: str | None = None, limit: int = 3, prefer_groups: Sequence[str] = (),
                full_name: str = "", src_sim: float = 1.0) -> list[Filled]:
@@ -550,11 +645,19 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
         cands = [f for f in facts if f.point not in used and f.group == s.group
                  and (s.cls in ("", "item") or (f.sure and _compatible(s.cls, f.cls)))
                  and (s.cls != "item" or f.sure or count_words(f.point, language) >= 3)
+                 and (s.cls != "ap1" or _one_word(f.point, language))
+                 and (s.cls != "ing" or not (_NOT_INGREDIENT_ZH.search(f.point) or "的" in f.point))
+                 and (s.cls != "design" or bool(_DESIGN_ZH.search(f.point)))
+                 and (s.cls != "res" or not _NOT_RESULT_ZH.search(f.point))
+                 and (s.cls != "gift" or not re.search(r"\d|元|价|折|活动|大促|进行", f.point))
+                 and (s.cls != "prob" or bool(_PROBLEM_ZH.search(f.point) or _PROBLEM_ANY_ZH.search(f.point)))
                  and (frame.template or src_sim >= FILL_SIM or _related(s.src, f.point, language))]
         cands.sort(key=lambda f: (f.point != required, rank.get(f.group, 99), -f.salience))
         if not cands:
             return []
         options.append(cands)
+    # a fact never repeats a word of the frame around it ("它质地{不粘腻的质地}", "{侧面塑形效果}，效果真的很明显")
+    literals = [p for p in frame.parts if isinstance(p, str) and len(p) >= 2] if language == "zh" else []
     # variants: vary the first slot's fact (lengths differ), later slots take the next unused ones
     out: list[Filled] = []
     first_opts = options[0][:limit] if options else [None]
@@ -562,12 +665,15 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
         chosen: list[Fact] = []
         ok = True
         for k, opts in enumerate(options):
-            pick = first if k == 0 else next((f for f in opts if f not in chosen), None)
+            pick = first if k == 0 else next((f for f in opts if f not in chosen
+                                              and not any(_shares_word(f.point, c.point) for c in chosen)), None)
             if pick is None or pick in chosen:
                 ok = False
                 break
             chosen.append(pick)
         if not ok:
+            continue
+        if any(_shares_word(c.point, lit) for c in chosen for lit in literals):
             continue
         text_parts: list[str] = []
         fills: list[tuple[str, str]] = []
@@ -578,7 +684,12 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
             elif p.kind == "name":
                 nm = names[min(n_names, len(names) - 1)] if names else ""
                 prev = text_parts[-1] if text_parts else ""
+                if language == "zh" and prev.endswith(("好", "其他", "其它")):
+                    ok = False  # "遇到好<name>就买了吧" reads as a garbled adjective, not a name
+                    break
                 if nm in ("它", "it", "this one") and (re.search(r"(这|那)[款个只支瓶套件双台盒罐把]$|我们的$|the $|this $|our $|your $", prev)):
+                    nm = full_name or names[0]
+                elif nm == "它" and not _pronoun_fits(prev, frame.parts, p):
                     nm = full_name or names[0]
                 if language == "en" and not prev.strip() and nm in ("it",):
                     nm = "It"
@@ -594,6 +705,8 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                         val = _article(val)
                 text_parts.append(val)
                 fills.append((p.cls, f.cls))
+        if not ok:
+            continue
         text = "".join(text_parts)
         if language == "en":
             text = re.sub(r"\s+", " ", text).strip()

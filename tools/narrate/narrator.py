@@ -47,6 +47,7 @@ from tools.core.errors import ToolInputError
 from tools.core.models import Language, Model, NarrationLine, ProductInfo, StoryBeat, count_words
 from tools.core.registry import register
 from tools.narrate.adapt import (
+    MAX_GENERIC,
     MAX_NAME_MENTIONS,
     Sentence,
     StoryState,
@@ -380,11 +381,25 @@ class EmbeddedNarrator:
         line = compose(mains, extras, b.word_min, b.word_max, state, target, want_name, required, introduce)
         if line is None:  # no main sentence leads to the range: lines of further sentences only
             line = compose(extras, extras, b.word_min, b.word_max, state, target, want_name, required, introduce)
-        if line is None:  # a long shot: as many further sentences as it needs (generic ones may be said again)
-            gen = sentence_candidates([(f, -0.2) for f in generic_frames(lang)], target, StoryState(), label,
-                                      [pron, pron], lm, None, groups, kind_of, max_len=hi)
-            line = fill_to_range(mains or extras or gen, extras + gen, b.word_min, b.word_max, state, target, want_name,
-                                 required, introduce)
+        if line is None:
+            # a long shot, or a product with little left to say under this label: its facts may be
+            # said again in other words (sellers repeat their key points), before generic padding
+            again_state = StoryState(used_frames=set(state.used_frames), words=state.words, label=label)
+            pool = tpl_main + ex_frames
+            again = sentence_candidates([(f, p - 0.5) for f, p in pool if f.n_fact_slots], target,
+                                        again_state, label, [pron, pron], lm, None, groups, kind_of, max_len=hi,
+                                        src_sim=psim)
+            line = compose(mains + again, extras + again, b.word_min, b.word_max, state, target, want_name, required,
+                           introduce)
+            # as many further sentences as it needs: generic ones not said yet, then (a run of them
+            # only when nothing else reaches) generic ones said again
+            for cap, gen_state in ((MAX_GENERIC + 1, state), (None, state), (None, StoryState())):
+                if line is not None:
+                    break
+                gen = sentence_candidates([(f, -0.2) for f in generic_frames(lang)], target, gen_state, label,
+                                          [pron, pron], lm, None, groups, kind_of, max_len=hi)
+                line = fill_to_range(mains or again or extras or gen, extras + again + gen, b.word_min, b.word_max,
+                                     state, target, want_name, required, introduce, max_generic=cap)
         if line is not None:
             text = line.text
             used: list[Sentence] = list(line.parts)
@@ -416,7 +431,10 @@ class EmbeddedNarrator:
         facts_backup = target.facts
         target.facts = [own]  # only the printed fact may fill these
         try:
-            out = sentence_candidates(tpls, target, state, "", names, lm, fact, [own.group])
+            # a printed fact is said whatever frames earlier shots used (each shot's printed fact needs one)
+            fresh = StoryState(used_points=state.used_points, words=state.words, name_mentions=state.name_mentions,
+                               label=state.label)
+            out = sentence_candidates(tpls, target, fresh, "", names, lm, fact, [own.group])
         finally:
             target.facts = facts_backup
         return [s for s in out if fact in s.text]
