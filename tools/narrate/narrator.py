@@ -51,6 +51,7 @@ from tools.narrate.adapt import (
     MAX_NAME_MENTIONS,
     Sentence,
     StoryState,
+    check_sentence,
     Target,
     compose,
     content_words,
@@ -378,6 +379,8 @@ class EmbeddedNarrator:
                 with_fact = self._fact_sentences(required, target, state, label, names, lm, groups)
             mains = with_fact + [m for m in mains if required not in m.text]
             extras = extras + [e for e in self._fact_sentences(required, target, state, label, [pron, pron], lm, groups)]
+        again: list[Sentence] = []
+        gen: list[Sentence] = []
         line = compose(mains, extras, b.word_min, b.word_max, state, target, want_name, required, introduce)
         if line is None:  # no main sentence leads to the range: lines of further sentences only
             line = compose(extras, extras, b.word_min, b.word_max, state, target, want_name, required, introduce)
@@ -403,6 +406,11 @@ class EmbeddedNarrator:
         if line is not None:
             text = line.text
             used: list[Sentence] = list(line.parts)
+            prov = "+".join(_prov(p) for p in used)
+        elif (rep := _repeat_fill([x for x in mains + extras + again + gen if check_sentence(x, target)],
+                                  b.word_min, b.word_max, lang)) is not None:
+            # a shot longer than everything there is to say: whole sentences said again, never padding
+            text, used = rep
             prov = "+".join(_prov(p) for p in used)
         else:
             # last resort (a range no combination of whole sentences reaches): the old repair
@@ -438,6 +446,40 @@ class EmbeddedNarrator:
         finally:
             target.facts = facts_backup
         return [s for s in out if fact in s.text]
+
+
+def _repeat_fill(pool: Sequence[Sentence], lo: int, hi: int, language: Language) -> tuple[str, list[Sentence]] | None:
+    """A line for a shot longer than everything there is to say: each distinct sentence of the
+    pool once (best first) while there is room, then the rest of the range by an unbounded subset
+    sum over the pool's lengths (sentences said again, as few as possible); None when no sum lands
+    in the range. Never padding."""
+    pool = sorted({p.text: p for p in pool if p.length > 0}.values(), key=lambda q: -(q.lm_lp / max(q.lm_n, 1) + q.score))
+    if not pool:
+        return None
+    shortest = min(p.length for p in pool)
+    parts: list[Sentence] = []
+    total = 0
+    for p in pool:
+        if total >= lo:
+            break
+        if total + p.length <= hi - shortest or lo <= total + p.length <= hi:
+            parts.append(p)
+            total += p.length
+    lengths = sorted({p.length for p in pool})
+    combo: dict[int, list[int]] = {0: []}
+    for t in range(1, hi - total + 1):
+        for n in lengths:
+            prev = combo.get(t - n)
+            if prev is not None and (t not in combo or len(prev) + 1 < len(combo[t])):
+                combo[t] = prev + [n]
+    rest = next((t for t in range(max(lo - total, 0), hi - total + 1) if t in combo), None)
+    if rest is None:
+        return None
+    for n in combo[rest]:
+        parts.append(next(q for q in pool if q.length == n))
+    if not parts:
+        return None
+    return ("".join if language == "zh" else " ".join)(p.text for p in parts), parts
 
 
 def _prov(s: Sentence) -> str:
