@@ -1,9 +1,9 @@
 """AdReel entry point: the Gradio chat UI (`python app.py`, default) and the CLI
-(`python app.py make|demo|tools|tool|jobs|resume|montage|thumbnail|explain|narrate-bench|train|ui`).
+(`python app.py make|demo|batch|tools|tool|jobs|resume|montage|thumbnail|explain|narrate-bench|train|ui`).
 
 Every command goes through the one tool registry in tools/core/registry.py. Errors print what
 happened and what to do, and exit non-zero (2: fix the input, 3: media problem, 4: missing
-backend, 1: internal); `--debug` shows the traceback.
+backend, 1: internal; `batch`: 5 when some of its videos failed, see its report); `--debug` shows the traceback.
 """
 
 from __future__ import annotations
@@ -64,7 +64,29 @@ def cmd_tool(a: argparse.Namespace) -> int:
     return 0
 
 
-def _make(req: object) -> int:
+def _export_formats(value: str | None) -> list[str]:
+    """``--export fcpxml,jianying`` as a list, checked before any work."""
+    from tools.core.errors import ToolInputError
+    from tools.render.exports import EXPORT_FORMATS
+
+    fmts = [f.strip().lower() for f in (value or "").split(",") if f.strip()]
+    bad = [f for f in fmts if f not in EXPORT_FORMATS]
+    if bad:
+        raise ToolInputError(f"unknown export format(s): {', '.join(bad)}", hint=f"choose from {','.join(EXPORT_FORMATS)}")
+    return fmts
+
+
+def _check_brand(name: str | None) -> None:
+    """``--brand NAME`` must name a saved kit: checked before any work."""
+    if name:
+        from tools.core.settings import get_settings
+        from tools.core.workspace import Workspace
+        from tools.render.brand import require_brand_kit
+
+        require_brand_kit(Workspace(get_settings().workspace), name)
+
+
+def _make(req: object, exports: list[str] | None = None) -> int:
     from agents.planner import make_video
     from tools.core.settings import get_settings
     from tools.core.workspace import Workspace
@@ -73,6 +95,13 @@ def _make(req: object) -> int:
     ws = Workspace(get_settings().workspace)
     job = make_video(req, ws, log=lambda m: print(m, file=sys.stderr))  # type: ignore[arg-type]
     art = {k: (str(ws.root / v) if v else None) for k, v in job.artifacts.model_dump().items()}
+    if exports and job.artifacts.timeline:
+        from tools.core.models import Timeline
+        from tools.render.exports import write_exports
+
+        tl = Timeline.model_validate_json((ws.root / job.artifacts.timeline).read_text(encoding="utf-8"))
+        written = write_exports(tl, ws, ws.job_dir(job.id) / "exports", exports)
+        art.update({f"export_{k}": str(v) for k, v in written.items()})
     beats, left_out = _storyline_summary(ws, job.id)
     for line in beats + [f"left out {n}: {why}" for n, why in left_out.items()]:
         print(line, file=sys.stderr)
@@ -98,8 +127,11 @@ def _storyline_summary(ws: Workspace, job_id: str) -> tuple[list[str], dict[str,
 def cmd_make(a: argparse.Namespace) -> int:
     from agents.state import MakeRequest
 
+    exports = _export_formats(a.export)
+    _check_brand(a.brand)
     return _make(MakeRequest(materials_dir=a.materials, product_path=a.product, music_path=a.music, hero_path=a.hero,
-                             brief=a.brief or "", duration_s=a.duration, aspect=a.aspect, resolution_p=a.resolution, out_path=a.out))
+                             brief=a.brief or "", duration_s=a.duration, aspect=a.aspect, resolution_p=a.resolution, out_path=a.out,
+                             brand=a.brand), exports)
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
@@ -108,9 +140,42 @@ def cmd_demo(a: argparse.Namespace) -> int:
     from tools.core.settings import get_settings
     from tools.core.workspace import Workspace
 
+    exports = _export_formats(a.export)
+    _check_brand(a.brand)
     photos, facts = write_samples(Workspace(get_settings().workspace), a.lang)
     brief = a.brief or ("15秒竖屏视频，双十一，突出质地，欢快" if a.lang == "zh" else "15 s vertical video for Double 11, stress the texture, upbeat")
-    return _make(MakeRequest(materials_dir=str(photos), product_path=str(facts), brief=brief, out_path=a.out))
+    return _make(MakeRequest(materials_dir=str(photos), product_path=str(facts), brief=brief, out_path=a.out, brand=a.brand), exports)
+
+
+def cmd_brand(a: argparse.Namespace) -> int:
+    """Create or update a brand kit (``brand create``), show one (``brand show``) or list them (``brand list``)."""
+    from tools.core.settings import get_settings
+    from tools.core.workspace import Workspace
+    from tools.render.brand import BrandKit, list_brand_kits, load_brand_kit, require_brand_kit, save_brand_kit
+
+    ws = Workspace(get_settings().workspace)
+    if a.action == "list":
+        _print_json(list_brand_kits(ws))
+        return 0
+    if a.action == "show":
+        _print_json(require_brand_kit(ws, a.name).model_dump(mode="json"))
+        return 0
+    old = load_brand_kit(ws, a.name)
+    fields = {k: getattr(a, k) for k in ("logo_corner", "primary", "secondary", "offer", "cta") if getattr(a, k) is not None}
+    if a.font and Path(a.font).suffix.lower() not in (".ttf", ".otf", ".ttc", ".otc"):
+        fields["subtitle_font"] = a.font  # a family name; a font file is copied below
+    if a.no_end_card:
+        fields["end_card"] = False
+    for role in ("intro", "outro"):
+        if getattr(a, f"no_{role}"):
+            fields[role] = None
+    base = old.model_dump() if old else {"name": a.name}
+    kit = BrandKit.model_validate({**base, **fields})
+    files = {role: Path(v) for role, v in (("logo", a.logo), ("intro", a.intro), ("outro", a.outro)) if v}
+    if a.font and Path(a.font).suffix.lower() in (".ttf", ".otf", ".ttc", ".otc"):
+        files["subtitle_font"] = Path(a.font)
+    _print_json(save_brand_kit(ws, kit, files).model_dump(mode="json"))
+    return 0
 
 
 def cmd_jobs(a: argparse.Namespace) -> int:
@@ -147,6 +212,21 @@ def cmd_resume(a: argparse.Namespace) -> int:
     Planner(ws, log=lambda m: print(m, file=sys.stderr)).resume(a.job_id)
     _print_json(ws.load_job(a.job_id).model_dump(mode="json"))
     return 0
+
+
+def cmd_batch(a: argparse.Namespace) -> int:
+    from agents.batch import Defaults, make_backend, run_batch
+    from tools.core.settings import get_settings
+    from tools.core.workspace import Workspace
+
+    address = a.ray_address or os.environ.get("ADREEL_RAY_ADDRESS") or None
+    kind = a.backend or ("ray" if a.ray or address else "in-process")
+    defaults = Defaults(brief=a.brief or "", music=a.music, duration_s=a.duration, aspect=a.aspect, resolution_p=a.resolution)
+    report = run_batch(a.manifest, Workspace(get_settings().workspace), make_backend(kind, a.workers, address), defaults=defaults,
+                       name=a.name)
+    _print_json(report.model_dump(mode="json", exclude={"tasks"}) | {"report": str(Path(get_settings().workspace).resolve() / "batches" /
+                                                                                  report.batch / "report.csv")})
+    return 0 if report.failed == 0 else 5
 
 
 def _job_scratch(kind: str) -> str:
@@ -235,13 +315,51 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--aspect", choices=["9:16", "1:1", "16:9"], help="frame aspect (overrides the brief)")
     s.add_argument("--resolution", type=int, choices=[720, 1080], help="short side in pixels")
     s.add_argument("--out", help="where to copy the final MP4")
+    s.add_argument("--brand", help="brand kit to apply (see `brand create`): logo, colours, font, intro/outro, end card")
+    s.add_argument("--export", help="editable exports written to the job's exports/ folder, comma-separated: "
+                                    "otio,fcpxml,fcp7xml,jianying,srt,json")
     s.set_defaults(fn=cmd_make, needs=MEDIA, inputs=("materials", "product", "music", "hero"))
 
     s = sub.add_parser("demo", help="make a sample video from bundled sample material (no ../shared needed)")
     s.add_argument("--lang", choices=["zh", "en"], default="zh")
     s.add_argument("--brief")
     s.add_argument("--out", default="adreel-demo.mp4")
+    s.add_argument("--brand", help="brand kit to apply")
+    s.add_argument("--export", help="editable exports, comma-separated: otio,fcpxml,fcp7xml,jianying,srt,json")
     s.set_defaults(fn=cmd_demo, needs=MEDIA)
+
+    s = sub.add_parser("brand", help="brand kits: create/update, show or list (logo, colours, font, intro/outro, end card)")
+    s.add_argument("action", choices=["create", "show", "list"])
+    s.add_argument("name", nargs="?", default="", help="kit name (letters, digits, - and _)")
+    s.add_argument("--logo", help="logo image (PNG with transparency is best)")
+    s.add_argument("--logo-corner", choices=["top-left", "top-right", "bottom-left", "bottom-right"])
+    s.add_argument("--primary", help="main colour, hex #RRGGBB (end-card background, subtitle text)")
+    s.add_argument("--secondary", help="accent colour, hex (offer ribbon, subtitle outline)")
+    s.add_argument("--font", help="subtitle and end-card font: a family name (fc-list) or a font file")
+    s.add_argument("--intro", help="intro clip (its first 3 s)")
+    s.add_argument("--outro", help="outro clip (its first 3 s)")
+    s.add_argument("--no-intro", action="store_true", help="remove the intro")
+    s.add_argument("--no-outro", action="store_true", help="remove the outro")
+    s.add_argument("--no-end-card", action="store_true", help="no generated end card")
+    s.add_argument("--offer", help="end-card offer (default: from the product facts)")
+    s.add_argument("--cta", help="end-card call to action (default: from the facts, or 立即抢购 / Shop now)")
+    s.set_defaults(fn=cmd_brand, needs=("workspace",), inputs=("logo", "intro", "outro", "font"))
+
+    s = sub.add_parser("batch", help="one video per product of a manifest (CSV/JSONL); in-process, a process pool or Ray")
+    s.add_argument("manifest", help="CSV (with a header) or JSONL: product, materials, [id, music, hero, brief, duration, aspect, "
+                                    "resolution, durations, aspects, languages]")
+    s.add_argument("--name", help="the batch's folder in the workspace (default: the manifest's name)")
+    s.add_argument("--backend", choices=["in-process", "pool", "ray"], help="where the tasks run (default: in-process, or ray with "
+                                                                            "--ray / ADREEL_RAY_ADDRESS)")
+    s.add_argument("--workers", type=int, default=2, help="videos made at once by the pool, or CPUs of a local Ray cluster")
+    s.add_argument("--ray", action="store_true", help="run on Ray: the cluster at ADREEL_RAY_ADDRESS, else a local one")
+    s.add_argument("--ray-address", help="address of a running Ray cluster (overrides ADREEL_RAY_ADDRESS)")
+    s.add_argument("--brief", help="brief for rows without one")
+    s.add_argument("--music", help="music for rows without any")
+    s.add_argument("--duration", type=float, help="length for rows without one")
+    s.add_argument("--aspect", choices=["9:16", "1:1", "16:9"], help="aspect for rows without one")
+    s.add_argument("--resolution", type=int, choices=[720, 1080], help="short side for rows without one")
+    s.set_defaults(fn=cmd_batch, needs=MEDIA, inputs=("manifest", "music"))
 
     s = sub.add_parser("jobs", help="list jobs in the workspace")
     s.set_defaults(fn=cmd_jobs)

@@ -51,6 +51,12 @@ install_python() {
   "$VENV/bin/pip" install -q --no-deps -e .
   rm -f "$cons" "$cons.req"
   echo "$want" > "$stamp"
+  warm_up
+}
+
+warm_up() {   # numba compiles librosa's kernels into the workspace cache now, not in a user's first job
+  log "warming up the music analysis (numba compile, once)"
+  "$VENV/bin/python" -m tools.story.music || log "warm-up failed (the first music analysis will compile instead)"
 }
 
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -63,7 +69,7 @@ install_python
 
 cmd=${1:-demo}
 case "$cmd" in
-  setup) exit 0 ;;
+  setup) warm_up; exit 0 ;;
   demo) shift || true; exec "$VENV/bin/python" app.py demo "$@" ;;
   test) shift; exec "$VENV/bin/python" -m pytest "$@" ;;
   bench) shift

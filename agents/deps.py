@@ -14,6 +14,7 @@ and the one fallback rule live in ``tools.core.backends``.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,10 @@ class SpeechChoice:
     voices: tuple[str, ...] = ()
 
 
+_PREFETCHED: set[tuple[str, str | None, str | None]] = set()
+_PREFETCH_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True)
 class Deps:
     """What the planner graph's nodes use besides the registry's tools."""
@@ -45,6 +50,27 @@ class Deps:
     encoder: EncoderChoice = field(default_factory=EncoderChoice)
     editor_client: Any = None
     """Chat client of the planner model for chat edits by tool calls (None: the rule-based editor)."""
+
+    def prefetch(self) -> threading.Thread | None:
+        """Load the encoder's models in a background thread (once per process; later calls return
+        None): a job starts with ingest, which waits on files and ffprobe, while the text model the
+        retrieve step needs is imported and loaded (≈ 3.5 s cold). A failure is left for the step
+        itself to meet (and fall back from)."""
+        with _PREFETCH_LOCK:
+            key = (self.encoder.name, self.encoder.model, self.encoder.checkpoint)
+            if key in _PREFETCHED:
+                return None
+            _PREFETCHED.add(key)
+
+        def load() -> None:
+            try:
+                self.encoder.build().encode_texts(["warm up"])
+            except Exception:  # noqa: BLE001, S110 - the step that needs the model reports its failure
+                pass
+
+        t = threading.Thread(target=load, name="adreel-prefetch", daemon=True)
+        t.start()
+        return t
 
     def describe(self) -> dict[str, str]:
         """Role → backend name, for the job's notes."""

@@ -19,7 +19,7 @@ from tools.core.models import DEFAULT_MUSIC_GAIN_DB, SCRIPT_LABELS, Model, Story
 from tools.core.workspace import atomic_write_json
 from tools.story.labels import label_for_aspect, label_from_words
 
-EditKind = Literal["duration", "aspect", "move_first", "relabel", "mood", "undo"]
+EditKind = Literal["duration", "aspect", "move_first", "relabel", "mood", "undo", "brand", "end_card"]
 
 _ORDINAL_ZH = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 
@@ -32,11 +32,31 @@ class Edit(Model):
     index: int | None = None
 
 
+_BRAND_OFF = re.compile(r"\b(?:no|remove(?: the)?|without(?: the)?|drop(?: the)?) brand(?: kit)?\b|去掉品牌|不要品牌|取消品牌")
+_BRAND_ON = re.compile(r"(?:use|apply|with|switch to)(?: the)? brand(?: kit)? ([A-Za-z0-9][A-Za-z0-9_-]{0,39})\b"
+                       r"|(?:use|apply)(?: the)? ([A-Za-z0-9][A-Za-z0-9_-]{0,39}) brand\b"
+                       r"|(?:用|使用|换成|套用)\s*([A-Za-z0-9][A-Za-z0-9_-]{0,39})\s*(?:的)?品牌|品牌(?:改成|换成|用|设为)\s*([A-Za-z0-9][A-Za-z0-9_-]{0,39})",
+                       re.IGNORECASE)
+_OFFER = re.compile(r"(?:end[- ]card )?offer(?: text)?\s*(?:to|:|：|=)\s*(.+)|(?:结尾|尾卡|片尾)?优惠(?:信息|文字)?(?:改成|改为|换成|设为|：|:)\s*(.+)", re.IGNORECASE)
+_CTA = re.compile(r"(?:call to action|cta)\s*(?:to|:|：|=)\s*(.+)|(?:行动号召|号召语|按钮文字)(?:改成|改为|换成|设为|：|:)\s*(.+)", re.IGNORECASE)
+
+
 def parse_edit(text: str) -> Edit | None:
     """Recognise an edit request; None when the text is not one."""
     t = text.strip().lower()
     if re.search(r"\bundo\b|撤销|恢复上一|回到上一", t):
         return Edit(kind="undo")
+    raw = text.strip()
+    for pat, key in ((_OFFER, "offer"), (_CTA, "cta")):  # the seller's words, as written (checked first: they may hold numbers)
+        m = pat.search(raw)
+        if m:
+            words = next(g for g in m.groups() if g).strip().strip("\"'“”「」")
+            return Edit(kind="end_card", value={key: words[:60]})
+    if _BRAND_OFF.search(t):
+        return Edit(kind="brand", value=None)
+    m = _BRAND_ON.search(raw)
+    if m:
+        return Edit(kind="brand", value=next(g for g in m.groups() if g))
     m = re.search(r"(\d+(?:\.\d+)?)\s*(?:s\b|sec|second|seconds|秒)", t)
     if m and re.search(r"make it|change|改成|改为|变成|缩短到|延长到|length|duration|时长", t):
         return Edit(kind="duration", value=float(m.group(1)))
@@ -70,7 +90,7 @@ def snapshot(planner: Planner, job_id: str) -> None:
     tl = st.get("timeline")
     if tl:
         keep = {k: st.get(k) for k in ("spec", "storyline", "lines", "speech", "timeline", "artifacts", "music_gain_db", "music",
-                                       "music_path", "music_offset_s")}
+                                       "music_path", "music_offset_s", "brand", "end_card")}
         atomic_write_json(planner.ws.job_dir(job_id) / f"state.v{tl['version']}.json", keep)
 
 
@@ -125,6 +145,22 @@ def _apply_edit(planner: Planner, job_id: str, edit: Edit) -> str:
         lines = [ln for ln in st["lines"] if ln["beat_index"] != i]
         planner.rerun_with(job_id, {"storyline": Storyline(beats=beats).model_dump(mode="json"), "lines": lines, "auto_approve": True})
         return f"line {i + 1} rewritten as {edit.value}"
+    if edit.kind == "brand":
+        from tools.render.brand import require_brand_kit
+
+        name = edit.value
+        if name:
+            require_brand_kit(planner.ws, str(name))  # a clear error naming the kits there are
+        planner.rerun_with(job_id, {"brand": name, "auto_approve": True})
+        return f"brand kit {name} applied (logo, colours, end card)" if name else "brand kit removed"
+    if edit.kind == "end_card":
+        from agents.graph import brand_name
+
+        if not brand_name(st):
+            raise ToolInputError("this video has no brand kit, so it has no end card", hint="say 'use brand NAME' first")
+        words = {k: v for k, v in dict(edit.value or {}).items() if k in ("offer", "cta")}
+        planner.rerun_with(job_id, {"end_card": {**(st.get("end_card") or {}), **words}})
+        return "end card: " + ", ".join(f"{'offer' if k == 'offer' else 'call to action'} “{v}”" for k, v in words.items())
     if edit.kind == "move_first":
         want = str(edit.value)
         label = label_from_words(want) or label_for_aspect(want)
@@ -162,4 +198,9 @@ def undo(planner: Planner, job_id: str) -> str:
     shutil.copyfile(jd / f"video.v{prev}.mp4", jd / f"video.v{ver + 1}.mp4")
     atomic_write_json(jd / f"state.v{ver + 1}.json", snap)
     planner.restore(job_id, snap)
+    if "brand" in snap:  # the exports of the restored timeline carry its brand
+        from tools.render.brand import brand_style, load_brand_kit, record_job_brand
+
+        kit = load_brand_kit(planner.ws, snap["brand"]) if snap["brand"] else None
+        record_job_brand(jd, brand_style(planner.ws, kit) if kit else None)
     return f"restored version {prev}"

@@ -47,6 +47,15 @@ from tools.explain.excitement import explain_excitement
 from tools.explain.thumbnail import make_gif_thumbnail
 from tools.narrate.lines import narrate_beats, shorter_beats
 from tools.narrate.tts import synthesize_speech
+from tools.render.brand import (
+    BrandKit,
+    brand_extra_s,
+    brand_style,
+    brand_timeline,
+    record_job_brand,
+    require_brand_kit,
+    unbranded_ocr_photos,
+)
 from tools.render.engine import render_timeline
 from tools.render.timeline import build_timeline, max_voice_s
 from tools.story.bars import bar_grid, tempo_for_mood
@@ -72,17 +81,23 @@ STEP_READS: dict[Step, frozenset[str]] = {
     "retrieve": frozenset({"materials", "spec.emphasis"}),
     "score": frozenset({"materials", "product", "hero_id", "spec.emphasis"}),
     "music": frozenset({"music_path", "spec.duration_s", "spec.mood", "spec.tempo_bpm"}),
-    "storyline": frozenset({"materials", "clip_shots", "music", "product", "language", "hero_id", "left_out", "spec.duration_s",
+    "storyline": frozenset({"materials", "clip_shots", "music", "product", "language", "hero_id", "left_out", "spec.duration_s", "brand",
                             "spec.resolution_p", "spec.emphasis"}),
     "draft": frozenset({"storyline", "product", "language", "lines"}),
     "review": frozenset({"storyline", "lines", "auto_approve"}),
     "narrate": frozenset({"storyline", "product", "language", "lines"}),
     "tts": frozenset({"lines", "storyline", "product", "language"}),
-    "render": frozenset({"storyline", "lines", "speech", "materials", "music_path", "music_gain_db", "music_offset_s",
+    "render": frozenset({"storyline", "lines", "speech", "materials", "music_path", "music_gain_db", "music_offset_s", "brand", "end_card",
                          "spec.aspect", "spec.resolution_p"}),
     "thumbnail": frozenset({"artifacts"}),
     "explain": frozenset({"artifacts"}),
 }
+
+
+#: Photos whose printed text the score step reads (the best-scored ones; a 15–60 s storyline
+#: uses 4–20): OCR is the slowest per-photo feature, so a 500-photo library is not read before
+#: the first video. Photos beyond it are read when a render uses them.
+OCR_EAGER_PHOTOS = 24
 
 
 def first_step_reading(changed: Iterable[str]) -> Step:
@@ -137,6 +152,17 @@ def _lines(st: PlanState) -> list[NarrationLine]:
     return [NarrationLine.model_validate(x) for x in st.get("lines") or []]
 
 
+def brand_name(st: PlanState) -> str | None:
+    """The job's brand kit name: the state's (chat edits change it), else the request's."""
+    return st["brand"] if "brand" in st else MakeRequest.model_validate(st["request"]).brand
+
+
+def _brand_kit(ws: Workspace, st: PlanState) -> BrandKit | None:
+    """The job's brand kit, or None."""
+    name = brand_name(st)
+    return require_brand_kit(ws, name) if name else None
+
+
 def _language(st: PlanState) -> Language:
     return "en" if st["language"] == "en" else "zh"
 
@@ -180,7 +206,7 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         pid = product_id_for(product.name)
         atomic_write_model(ws.product_dir(pid) / "product.json", product)
         return {"spec": spec.model_dump(mode="json"), "product": product.model_dump(mode="json"), "product_id": pid,
-                "language": spec.language or product.language, "notes": notes, "backends": who}
+                "language": spec.language or product.language, "notes": notes, "backends": who, "brand": req.brand}
 
     def ingest(st: PlanState) -> dict[str, Any]:
         req = MakeRequest.model_validate(st["request"])
@@ -249,7 +275,11 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         notes = list(sel.notes)
         mats = list(sel.materials)
         texts: dict[str, str] = {}
-        photos = [{"id": m.id, "path": m.path} for m in mats if m.kind == "image"]
+        # printed text of the photos a storyline can use: the best-scored first (and the hero); the
+        # rest of a large library is read when a render uses it (its cache is per photo)
+        photos = [{"id": m.id, "path": m.path} for m in mats if m.kind == "image" and m.id not in sel.left_out]
+        hero = [p for p in photos if p["id"] == st.get("hero_id")]
+        photos = (hero + [p for p in photos if p not in hero])[:OCR_EAGER_PHOTOS]
         if photos and get_settings().subtitle_ocr:
             try:
                 texts = call(read_text_boxes, {"workspace": str(ws.root), "photos": photos}).texts
@@ -311,7 +341,9 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         spec, notes = _spec(st), []
         offset, grid = bar_grid(MusicAnalysis.model_validate(st["music"]) if st.get("music") else None)
         fps = render_spec(spec).fps
-        story = call(plan_storyline, {"materials": st["materials"], "product": st["product"], "duration_s": spec.duration_s,
+        kit = _brand_kit(ws, st)  # intro, outro and end card take their seconds from the story
+        story_s = round(spec.duration_s - brand_extra_s(ws, kit, fps, spec.duration_s), 6) if kit else spec.duration_s
+        story = call(plan_storyline, {"materials": st["materials"], "product": st["product"], "duration_s": story_s,
                                       "fps": fps, "language": st["language"], "cut_grid_s": grid,
                                       "clip_shots": st.get("clip_shots") or {}, "hero_id": st.get("hero_id"),
                                       "emphasis": spec.emphasis, "left_out": st.get("left_out") or {},
@@ -375,16 +407,23 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
                                    "language": st["language"], "music_path": st.get("music_path"),
                                    **({"music_gain_db": st["music_gain_db"]} if st.get("music_gain_db") is not None else {}),
                                    "music_offset_s": float(st.get("music_offset_s") or 0.0), "version": version})
+        kit = _brand_kit(ws, st)
+        if kit:
+            tl = brand_timeline(tl, ws, kit, _product(st), _materials(st), st.get("hero_id"), jd, get_settings().subtitle_font,
+                                **(st.get("end_card") or {}))
         atomic_write_model(jd / f"timeline.v{version}.json", tl)
         atomic_write_model(jd / "timeline.json", tl)
         boxes: dict[str, Any] = {}
         if get_settings().subtitle_ocr:
-            photos = [{"id": c.material_id, "path": c.source_path} for c in tl.video if c.is_still]
+            photos = unbranded_ocr_photos(tl)
             try:
                 boxes = call(read_text_boxes, {"workspace": str(ws.root), "photos": photos}).boxes if photos else {}
             except AdReelError as e:  # no OCR engine: render anyway, subtitles at the bottom
                 note(st, f"printed text not read ({e}); subtitles stay at the bottom")
-        out = call(render_timeline, {"timeline": tl, "workspace": str(ws.root), "out_dir": str(jd), "text_boxes": boxes})
+        style = brand_style(ws, kit) if kit else None
+        out = call(render_timeline, {"timeline": tl, "workspace": str(ws.root), "out_dir": str(jd), "text_boxes": boxes,
+                                     "brand": style.model_dump() if style else None})
+        record_job_brand(jd, style)  # the exports of this timeline carry its logo and colours
         shutil.copyfile(out.video_path, jd / f"video.v{version}.mp4")
         arts = dict(st.get("artifacts") or {})
         arts.update(video=ws.rel(out.video_path), timeline=ws.rel(jd / "timeline.json"), subtitles_srt=ws.rel(out.srt_path))

@@ -4,6 +4,12 @@ The graph (``agents.graph``) is checkpointed in the workspace after every node (
 SQLite checkpointer, one thread per job), so a killed job resumes from its last finished step.
 The job record (job.json: status, steps, warnings, step times, artifacts, the brief) is kept in
 step with the graph state here, after every node and after every edit.
+
+Time to first video: the log says "video ready" as soon as the render step has written and
+verified the MP4 (and exported it to ``--out``), then "thumbnail ready" and "explanation ready".
+With ``extras_in_background`` (the UI), a run returns right after the render and the GIF
+thumbnail and the explanation (:data:`EXTRAS`) are made in a background thread holding the job's
+lock; :meth:`Planner.wait_extras` waits for them, and the job is "done" when they are.
 """
 
 from __future__ import annotations
@@ -28,6 +34,43 @@ from tools.core.settings import get_settings
 from tools.core.workspace import Workspace
 
 Log = Callable[[str], None]
+
+#: Steps after the render that make extras of the video (a GIF, an explanation): in the
+#: background with ``extras_in_background``, so they never delay the video.
+EXTRAS: tuple[Step, ...] = ("thumbnail", "explain")
+#: The artifact (job.json key) each step makes, and how the log names it when it is ready.
+READY: dict[str, tuple[str, str]] = {"render": ("video", "video"), "thumbnail": ("thumbnail_gif", "thumbnail"),
+                                     "explain": ("explanation_png", "explanation")}
+
+_EXTRA_THREADS: dict[str, threading.Thread] = {}
+_EXTRA_GUARD = threading.Lock()
+
+
+def _has_photos(folder: str) -> bool:
+    """Whether a materials folder holds a photo (by extension; the first few hundred entries)."""
+    from pathlib import Path
+
+    from tools.core.media import IMAGE_EXT
+
+    try:
+        for k, p in enumerate(Path(folder).rglob("*")):
+            if p.suffix.lower() in IMAGE_EXT:
+                return True
+            if k > 500:
+                return False
+    except OSError:
+        return False
+    return False
+
+
+def wait_extras(job_id: str | None = None, timeout: float | None = None) -> bool:
+    """Wait until the background extras of ``job_id`` (of every job when None) are made; False on timeout."""
+    with _EXTRA_GUARD:
+        threads = [t for k, t in _EXTRA_THREADS.items() if job_id is None or k == job_id]
+    end = None if timeout is None else time.monotonic() + timeout
+    for t in threads:
+        t.join(None if end is None else max(0.0, end - time.monotonic()))
+    return not any(t.is_alive() for t in threads)
 
 
 def open_checkpointer(ws: Workspace) -> SqliteSaver:
@@ -64,9 +107,10 @@ def _failpoint(step: str) -> None:
 class Planner:
     """Start, resume, review and edit jobs on one workspace (used by the CLI and the UI)."""
 
-    def __init__(self, ws: Workspace, log: Log = lambda m: None, deps: Deps | None = None) -> None:
+    def __init__(self, ws: Workspace, log: Log = lambda m: None, deps: Deps | None = None, extras_in_background: bool = False) -> None:
         self.ws = ws
         self.log = log
+        self.extras_in_background = extras_in_background
         self.deps = deps or build_deps()
         self.saver = open_checkpointer(ws)
         self.graph = build_graph(ws, self.deps, self._warn, self.saver, self._bookkeeping)
@@ -98,6 +142,10 @@ class Planner:
                 fields["backends"] = {**self.ws.load_job(job_id).backends, **out["backends"]}
             self.ws.update_job(job_id, step=name, status="running", error=None, timing=(name, time.perf_counter() - t0), **fields)
             out.setdefault("steps_done", [name])
+            if name in READY:
+                key, what = READY[name]
+                made = (out.get("artifacts") or {}).get(key)
+                self.log(f"[{job_id}] {what} ready: {self.ws.abs(made)}" if made else f"[{job_id}] no {what} (see warnings)")
             return out
 
         return node
@@ -112,10 +160,43 @@ class Planner:
         check_out_path(req, self.ws.root)
         job_id = job_id or self.ws.new_job_id()
         self.ws.save_job(Job(id=job_id, product_id="pending"))
-        self.graph.invoke({"job_id": job_id, "request": req.model_dump(), "auto_approve": auto_approve, "notes": [], "steps_done": []},
-                          self.config(job_id), durability="sync")
-        self._finish_if_done(job_id)
+        if _has_photos(req.materials_dir):
+            self.deps.prefetch()  # the retrieve step (photos only) needs the text model: it loads while ingest works
+        self._invoke({"job_id": job_id, "request": req.model_dump(), "auto_approve": auto_approve, "notes": [], "steps_done": []}, job_id)
         return job_id
+
+    def _invoke(self, inp: Any, job_id: str) -> None:
+        """Run the graph until it finishes or pauses; with ``extras_in_background``, stop after the
+        render and make the extras in a background thread."""
+        if not self.extras_in_background:
+            self.graph.invoke(inp, self.config(job_id), durability="sync")
+            self._finish_if_done(job_id)
+            return
+        self.graph.invoke(inp, self.config(job_id), durability="sync", interrupt_after=["render"])
+        if self.waiting_for(job_id) not in EXTRAS:
+            self._finish_if_done(job_id)
+            return
+        arts = self.state(job_id).get("artifacts") or {}
+        self.ws.update_job(job_id, artifacts=JobArtifacts.model_validate(arts))  # the video is there before the extras
+        with _EXTRA_GUARD:
+            t = threading.Thread(target=self._extras, args=(job_id,), name=f"extras-{job_id}", daemon=True)
+            _EXTRA_THREADS[job_id] = t
+        t.start()
+
+    def _extras(self, job_id: str) -> None:
+        """The thumbnail and explanation steps of a job whose video is made (a background thread)."""
+        try:
+            with self.ws.job_lock(job_id):  # after the run that started us lets go of the job
+                if self.waiting_for(job_id) in EXTRAS:  # an edit may have run them (or gone back) meanwhile
+                    self.graph.invoke(None, self.config(job_id), durability="sync")
+                    self._finish_if_done(job_id)
+        except Exception as e:  # noqa: BLE001 - a thread has no caller: the job records the failure
+            self.log(f"[{job_id}] warning: thumbnail/explanation not made ({e})")
+            self.ws.update_job(job_id, warning=f"thumbnail/explanation not made: {e}")
+
+    def wait_extras(self, job_id: str | None = None, timeout: float | None = None) -> bool:
+        """Wait for the background thumbnail and explanation (see :func:`wait_extras`)."""
+        return wait_extras(job_id, timeout)
 
     def state(self, job_id: str) -> PlanState:
         return self.graph.get_state(self.config(job_id)).values  # type: ignore[return-value]  # LangGraph types values as dict
@@ -139,10 +220,9 @@ class Planner:
             if self.waiting_for(job_id) is None:
                 return  # already finished: nothing to redo
             if self.waiting_for(job_id) == "review" and decision is not None:
-                self.graph.invoke(Command(resume=decision), self.config(job_id), durability="sync")
+                self._invoke(Command(resume=decision), job_id)
             else:
-                self.graph.invoke(None, self.config(job_id), durability="sync")
-            self._finish_if_done(job_id)
+                self._invoke(None, job_id)
 
     def rerun_with(self, job_id: str, values: dict[str, Any]) -> Step | None:
         """Apply ``values`` to a finished job and run again only the steps that read what they
@@ -157,8 +237,7 @@ class Planner:
             if i == 0:
                 raise ToolInputError("an edit cannot change the job's request", hint="start a new job instead")
             self.graph.update_state(self.config(job_id), values, as_node=STEPS[i - 1])
-            self.graph.invoke(None, self.config(job_id), durability="sync")
-            self._finish_if_done(job_id)
+            self._invoke(None, job_id)
             return first
 
     def restore(self, job_id: str, values: dict[str, Any]) -> None:

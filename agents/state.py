@@ -11,6 +11,8 @@ import operator
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
+from pydantic import Field
+
 from tools.core.models import Model
 from tools.core.paths import check_export
 
@@ -36,6 +38,8 @@ class MakeRequest(Model):
     """Overrides the brief's resolution."""
     out_path: str | None = None
     """Where to copy the finished MP4 (besides the job folder)."""
+    brand: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+    """Brand kit applied to the video (``workspace/brand/<name>/``: logo, colours, font, intro/outro, end card)."""
 
     def inputs(self) -> list[str]:
         """The paths the user named: the only files outside the workspace a job's tools may read."""
@@ -80,6 +84,8 @@ class PlanState(TypedDict, total=False):
     lines: list[dict[str, Any]] | None   # NarrationLine
     speech: list[dict[str, Any]]   # SpokenLine {path, duration_s}
     timeline: dict[str, Any]       # Timeline (current version)
+    brand: str | None              # brand kit name (chat edits change it; starts as the request's)
+    end_card: dict[str, str | None]  # this job's end-card words {"offer", "cta"} over the kit's and the facts'
     artifacts: dict[str, Any]      # JobArtifacts
     backends: Annotated[dict[str, str], _merge]   # role → who did the work (job.json shows it)
     notes: Annotated[list[str], operator.add]     # user-facing progress and warnings

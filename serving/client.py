@@ -91,7 +91,13 @@ class ChatClient:
                                       hint="set ADREEL_VLLM_MODEL to a served id (GET /v1/models), or leave it empty")
         if isinstance(e, openai.BadRequestError):
             text = str(e).lower()
-            # the one place a server's words are read: a text-only model refusing images says so
+            # the places a server's words are read: a multimodal model given more images than it
+            # was started for ("At most N image(s) may be provided in one prompt") is not text-only
+            if "may be provided in one prompt" in text:
+                return RequestRejected(f"vLLM server rejected the request: too many images for one prompt ({e})",
+                                       hint="start the server with a larger --limit-mm-per-prompt, or lower the "
+                                            "narrator's frames_per_clip / image_budget")
+            # a text-only model refusing images says so
             if any(k in text for k in ("image", "multimodal", "modality")):
                 return ImagesUnsupported(f"vLLM server rejected the request: the served model takes no images ({e})",
                                          hint="use a multimodal model, or send text only")

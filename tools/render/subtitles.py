@@ -245,15 +245,20 @@ def shift_cues(cues: list[SubtitleCue], start_s: float, end_s: float) -> list[tu
     return out
 
 
-def to_ass(cues: list[SubtitleCue], spec: RenderSpec, font: str, placements: list[str] | None = None) -> str:
+def to_ass(cues: list[SubtitleCue], spec: RenderSpec, font: str, placements: list[str] | None = None,
+           colours: tuple[str, str] | None = None) -> str:
     """ASS script: bold white text, black outline and soft shadow, bottom-centre above the safe margin.
 
     ``placements`` (one per cue: "bottom", "top" or "middle") moves single cues off printed text
     in the picture (the renderer decides it from OCR boxes of the shots under the cue).
+    ``colours`` (hex fill, hex outline: a brand kit's) replace the white text and black outline.
     """
     w, h = spec.width_px, spec.height_px
     size = round(min(w, h) * 0.062)
     margin_v = round(h * PLACEMENTS["bottom"][1])
+    fill, line = "&H00FFFFFF", "&H00000000"
+    if colours:  # ASS colours are &HAABBGGRR
+        fill, line = (f"&H00{c[5:7]}{c[3:5]}{c[1:3]}".upper() for c in colours)
 
     def cs(t: float) -> str:
         cs_ = int(round(t * 100))
@@ -281,7 +286,7 @@ def to_ass(cues: list[SubtitleCue], spec: RenderSpec, font: str, placements: lis
         "[V4+ Styles]\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, "
         "Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, "
         "MarginL, MarginR, MarginV, Encoding\n"
-        f"Style: Default,{font},{size},&H00FFFFFF,&H00FFFFFF,&H00000000,&H80000000,1,0,0,0,100,100,0,0,1,"
+        f"Style: Default,{font},{size},{fill},{fill},{line},&H80000000,1,0,0,0,100,100,0,0,1,"
         f"{max(2, size // 12)},1,2,{round(w * 0.06)},{round(w * 0.06)},{margin_v},1\n\n"
         "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
     )

@@ -476,3 +476,41 @@ def generate_music(inp: GenerateMusicInput) -> MusicAnalysis:
         sections_s=[round(k * 8 * bar, 6) for k in range(1, n_full // 8 + 1) if k * 8 * bar < duration],
         valence=v, arousal=a, emotion=inp.mood, source="generated",
     )
+
+
+# --------------------------------------------------------------------------- warm-up
+
+
+def warm_up(folder: Path | None = None) -> float:
+    """Analyse a short generated track once, so that numba compiles librosa's kernels into its
+    cache (``NUMBA_CACHE_DIR``, in the workspace's ``cache/numba``) at set-up time and no user job
+    pays the compile (≈ 20 s on 2 cores). Returns the seconds it took (small once cached)."""
+    import shutil
+    import tempfile
+    import time
+
+    from tools.core.settings import get_settings
+    from tools.core.workspace import Workspace
+
+    t0 = time.perf_counter()
+    base = folder or Workspace(get_settings().workspace).inside("cache")
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="music-warmup-", dir=base))
+    try:
+        for bpb in (4, 3):  # both metres: bar_phase's paths
+            ma = generate_music(GenerateMusicInput(out_dir=str(tmp), tempo_bpm=120, duration_s=12.0, beats_per_bar=bpb))
+            analyze_music_full(ma.path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return time.perf_counter() - t0
+
+
+if __name__ == "__main__":  # python -m tools.story.music: the set-up warm-up (see run.sh)
+    import os
+    import sys
+
+    from tools.core.environment import confine_third_party_state
+    from tools.core.settings import get_settings
+
+    confine_third_party_state(get_settings().workspace)  # numba's cache in the workspace, as app.py has it
+    print(f"[adreel] music analysis warmed up in {warm_up():.1f} s (numba cache: {os.environ['NUMBA_CACHE_DIR']})", file=sys.stderr)

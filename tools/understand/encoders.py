@@ -319,7 +319,18 @@ class ClassicEncoder:
     def encode_images(self, images: Sequence[Any]) -> np.ndarray:
         import numpy as np
 
-        rows = [classic_image_vector(as_rgb(im, max_side=512)) for im in images]
+        def one(im: Any) -> np.ndarray:
+            return classic_image_vector(as_rgb(im, max_side=512))
+
+        if len(images) < 4:
+            rows = [one(im) for im in images]
+        else:  # a batch: decode and describe in a pool, one per core (OpenCV and PIL work without the GIL)
+            import os
+            from concurrent.futures import ThreadPoolExecutor
+
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            with ThreadPoolExecutor(max(1, min(cores, len(images)))) as ex:
+                rows = list(ex.map(one, images))
         return np.stack(rows).astype(np.float32) if rows else np.zeros((0, self.dim), np.float32)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:

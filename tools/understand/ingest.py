@@ -8,15 +8,18 @@ material-understanding tools on top of this.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pydantic import Field
 
 from tools.core.bounds import MAX_FILES_PER_JOB, MAX_FRAME_SIDE_PX, MAX_MEDIA_S, MIN_CLIP_S, MIN_IMAGE_SIDE_PX
-from tools.core.errors import InfeasibleError, MediaError, ToolInputError, UnsupportedMediaError
+from tools.core.errors import AdReelError, InfeasibleError, MediaError, ToolInputError, UnsupportedMediaError
 from tools.core.media import AUDIO_EXT, IMAGE_EXT, VIDEO_EXT, display_size, ffprobe, run_ffmpeg
 from tools.core.models import Material, Model
 from tools.core.paths import ReadPath, WorkspaceRoot, workspace_root
@@ -171,6 +174,20 @@ def ingest_file(ws: Workspace, product_id: str, src: Path, known: dict[str, Mate
         return known[mid]
     ext = src.suffix.lower()
     dst_dir = ws.product_dir(product_id) / "materials"
+    with _same_file_lock(dst_dir / mid):  # two copies of one file in a batch: one writes at a time
+        return _ingest_new(ws, src, ext, dst_dir, mid)
+
+
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _same_file_lock(key: Path) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
+
+
+def _ingest_new(ws: Workspace, src: Path, ext: str, dst_dir: Path, mid: str) -> Material:
     if ext in IMAGE_EXT:
         return _ingest_image(src, dst_dir, mid, ws)
     if ext in VIDEO_EXT:
@@ -243,19 +260,30 @@ def ingest(ws: Workspace, product_id: str, paths: list[str]) -> IngestOutput:
     library = load_library(ws, product_id)
     known = {m.id: m for m in library}
     added, taken = [], []
-    for f in files:
+
+    def one(f: Path) -> Material | AdReelError:
         try:
-            m = ingest_file(ws, product_id, f, known)
+            return ingest_file(ws, product_id, f, known)
         except (MediaError, ToolInputError) as e:
-            skipped.append(SkippedFile(name=sanitize_filename(f.name), reason=str(e)))
-            continue
-        if m.id not in taken:
-            taken.append(m.id)
-        if m.id not in known:
-            known[m.id] = m
-            library.append(m)
-            added.append(m.id)
-            save_library(ws, product_id, library)  # after every file: a crash loses nothing done
+            return e
+
+    # files are decoded, checked and re-encoded in a pool, one per core (PIL and ffmpeg work
+    # without the GIL); the library takes them in file order, as before
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    with ThreadPoolExecutor(max(1, min(cores, len(files)))) as ex:
+        results = [ex.submit(contextvars.copy_context().run, one, f) for f in files]
+        for f, fut in zip(files, results):
+            m = fut.result()
+            if isinstance(m, AdReelError):
+                skipped.append(SkippedFile(name=sanitize_filename(f.name), reason=str(m)))
+                continue
+            if m.id not in taken:
+                taken.append(m.id)
+            if m.id not in known:
+                known[m.id] = m
+                library.append(m)
+                added.append(m.id)
+                save_library(ws, product_id, library)  # after every file: a crash loses nothing done
     return IngestOutput(materials=library, added=added, taken=taken, skipped=skipped)
 
 
