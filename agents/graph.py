@@ -277,9 +277,9 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
         texts: dict[str, str] = {}
         # printed text of the photos a storyline can use: the best-scored first (and the hero); the
         # rest of a large library is read when a render uses it (its cache is per photo)
-        photos = [{"id": m.id, "path": m.path} for m in mats if m.kind == "image" and m.id not in sel.left_out]
-        hero = [p for p in photos if p["id"] == st.get("hero_id")]
-        photos = (hero + [p for p in photos if p not in hero])[:OCR_EAGER_PHOTOS]
+        # (a near-duplicate is read too: the copy with a selling point printed on it beats its twin)
+        photos = sorted(({"id": m.id, "path": m.path} for m in mats if m.kind == "image"),
+                        key=lambda p: (p["id"] != st.get("hero_id"), p["id"] in sel.left_out))[:OCR_EAGER_PHOTOS]
         if photos and get_settings().subtitle_ocr:
             try:
                 texts = call(read_text_boxes, {"workspace": str(ws.root), "photos": photos}).texts

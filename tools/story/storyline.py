@@ -421,7 +421,9 @@ def plan_storyline(inp: PlanStorylineInput) -> Storyline:
         cap = u.capacity_s()
         if f > math.floor(cap * fps + 1e-9):  # guarded by the knapsack's capacities
             raise InternalError(f"beat {k} of {d:.2f} s exceeds its shot's {cap:.2f} s")
-        aspect = fact[0] if fact and label_for_aspect(fact[0]) == lab else None
+        # a shot with a selling point printed on it talks about that point whatever its label (a
+        # closing call to action over "SHOE COMPARTMENT" still says it): the narrator states it whole
+        aspect = fact[0] if fact else None
         if aspect is None:
             cands = aspects_for_label(inp.product, lab)
             aspect = next((a for a in cands if a not in used_aspects), cands[0] if cands else None)
@@ -435,11 +437,11 @@ def plan_storyline(inp: PlanStorylineInput) -> Storyline:
             in_s = min(in_s, max(u.start_s, math.floor((u.end_s - d) * 1000) / 1000))
         sc = {"relevance": round(u.score("relevance", 0.5), 3), "persuasiveness": round(u.score("cpa_persuasiveness", 0.5), 3),
               "quality": round(u.score("quality", 0.6), 3), "value": round(scores[ui], 3)}
-        says = f"says {fact[1]!r} printed on it" if fact and aspect == fact[0] else f"talks about {aspect}" if aspect else "recommends the product"
+        says = f"says {fact[1]!r} printed on it" if fact else f"talks about {aspect}" if aspect else "recommends the product"
         role = (method if montage else "opens with the product" if k == 0 else "closes on the product" if k == len(chosen) - 1
                 else method)
         beats.append(StoryBeat(index=k, shot_id=u.id, material_id=u.m.id, in_s=in_s, out_s=round(in_s + d, 6), duration_s=round(d, 6),
-                               label=lab, word_min=lo, word_max=hi, aspect=aspect, fact=fact[1] if fact and aspect == fact[0] else None,
+                               label=lab, word_min=lo, word_max=hi, aspect=aspect, fact=fact[1] if fact else None,
                                scores=sc, reason=f"{u.describe()}, {d:.2f} s, {lab}: relevance {sc['relevance']:.2f}, "
                                                  f"persuasiveness {sc['persuasiveness']:.2f}, quality {sc['quality']:.2f}; {role}; {says}"))
     used = {u.m.id for u in chosen}

@@ -154,12 +154,15 @@ def text_match(product: ProductInfo, text: str) -> float:
 def facts_shown(product: ProductInfo, text: str) -> list[tuple[str, str, float]]:
     """Facts ``(aspect, point, share)`` whose words the printed ``text`` states, best first."""
     got = content_words(text)
+    # OCR often joins the words of a printed caption ("SHOECOMPARTMENT"): a word found inside the
+    # text without its spaces counts too
+    joined = "".join(text.lower().split())
     out = []
     for aspect, point in product.points():
         want = content_words(point) - _STOP
         if not want:
             continue
-        share = len(want & got) / len(want)
+        share = sum(1 for w in want if w in got or (len(w) >= 3 and w.lower() in joined)) / len(want)
         if share >= FACT_SHOWN:
             out.append((aspect, point, round(share, 3)))
     return sorted(out, key=lambda x: -x[2])
