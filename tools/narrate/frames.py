@@ -610,6 +610,14 @@ def _one_word(point: str, language: Language) -> bool:
     return len(point.split()) <= 2
 
 
+def _group_fits(slot_group: str, f: Fact) -> bool:
+    """Whether a fact of ``f.group`` may fill a slot of ``slot_group``: its own group, or a noun
+    phrase filed under texture where a material is asked for (sellers list beans and fabrics under
+    质地: "质地：云南小粒咖啡豆、中度烘焙")."""
+    return f.group == slot_group or (slot_group == "material" and f.group == "texture" and f.cls.startswith("np")
+                                     and not _NOT_INGREDIENT_ZH.search(f.point))  # not a flavour ("坚果与焦糖香")
+
+
 def _pronoun_fits(prev: str, parts: Sequence[str | Slot], slot: Slot) -> bool:
     """Whether 它 may stand for the product's name here: as the subject at the start of a clause,
     followed by words ("它能…", "，它还…"), never inside a noun phrase ("一套它", "其他它") or
@@ -642,7 +650,7 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
     rank = {g: i for i, g in enumerate(prefer_groups)}
     options: list[list[Fact]] = []
     for s in slots:
-        cands = [f for f in facts if f.point not in used and f.group == s.group
+        cands = [f for f in facts if f.point not in used and (f.group == s.group or (frame.template and _group_fits(s.group, f)))
                  and (s.cls in ("", "item") or (f.sure and _compatible(s.cls, f.cls)))
                  and (s.cls != "item" or f.sure or count_words(f.point, language) >= 3)
                  and (s.cls != "ap1" or _one_word(f.point, language))
