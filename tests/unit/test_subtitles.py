@@ -68,3 +68,24 @@ def test_cue_timing_follows_the_measured_speech():
     lens = [sum(ch.isalnum() for ch in c.text) for c in cues]
     durs = [c.end_s - c.start_s for c in cues]
     assert sorted(range(len(cues)), key=lambda i: lens[i]) == sorted(range(len(cues)), key=lambda i: durs[i])
+
+
+def test_no_cue_is_one_short_row_left_over():
+    """A sentence that runs to three rows is re-broken into two full cues, not two rows and an
+    orphan ("finish." shown alone for 0.4 s)."""
+    from tools.render.subtitles import MAX_ROWS, max_row_chars, split_phrases
+
+    for text, lang in (("Meet the Morning Light Drip Coffee, with a smooth sweet finish.", "en"),
+                       ("Order now and get free shipping on every order over fifty dollars this week only.", "en"),
+                       ("这款晨光手冲挂耳咖啡采用云南小粒咖啡豆中度烘焙，香气浓郁，口感顺滑，回味悠长，真的很不错。", "zh")):
+        limit = max_row_chars(lang, "9:16")
+        cues = split_phrases(text, lang, limit)
+        for c in cues:
+            assert len(c.split("\n")) <= MAX_ROWS
+        if len(cues) > 1:
+            last = cues[-1].split("\n")
+            assert len(last) > 1 or len(last[0]) >= 0.5 * limit, cues
+        def bare(t: str) -> str:  # zh rows drop the comma or stop they end on
+            return "".join(ch for ch in t if ch.isalnum())
+
+        assert bare("".join(cues)) == bare(text)  # every word, in order

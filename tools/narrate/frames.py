@@ -650,7 +650,8 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
     rank = {g: i for i, g in enumerate(prefer_groups)}
     options: list[list[Fact]] = []
     for s in slots:
-        cands = [f for f in facts if f.point not in used and (f.group == s.group or (frame.template and _group_fits(s.group, f)))
+        cands = [f for f in facts if f.point not in used
+                 and (f.group == s.group or (frame.template and language == "zh" and _group_fits(s.group, f)))
                  and (s.cls in ("", "item") or (f.sure and _compatible(s.cls, f.cls)))
                  and (s.cls != "item" or f.sure or count_words(f.point, language) >= 3)
                  and (s.cls != "ap1" or _one_word(f.point, language))

@@ -172,10 +172,29 @@ def rows_for_text(text: str, language: Language, limit: int) -> list[str]:
     return _rows_zh(text, limit) if language == "zh" else _rows_en(text, limit)
 
 
+def _sentences(text: str, language: Language) -> list[str]:
+    text = text.strip()
+    if language == "zh":
+        return [t for t in re.findall(r"[^。！？!?…]+[。！？!?…]*", text) if t.strip()]
+    return [t for t in re.split(r"(?<=[.!?])\s+", text) if t.strip()]
+
+
+def _balanced_rows(sentence: str, language: Language, limit: int) -> list[str]:
+    """The rows of one sentence, re-broken a little narrower when the last cue would hold one
+    short row alone ("finish." for 0.4 s after two full rows): rows fill whole cues instead."""
+    rows = rows_for_text(sentence, language, limit)
+    if len(rows) > MAX_ROWS and len(rows) % MAX_ROWS == 1 and len(rows[-1]) < 0.5 * limit:
+        for lim in range(limit - 1, max(int(limit * 0.6), 1), -1):
+            again = rows_for_text(sentence, language, lim)
+            if len(again) % MAX_ROWS == 0:
+                return again
+    return rows
+
+
 def split_phrases(text: str, language: Language, limit: int) -> list[str]:
     """Cue texts for a line: rows (:func:`rows_for_text`) grouped up to :data:`MAX_ROWS` to a cue,
     a cue ending where a sentence ends; rows of a cue are joined with a newline."""
-    rows = rows_for_text(text, language, limit)
+    rows = [r for sent in _sentences(text, language) for r in _balanced_rows(sent, language, limit)]
     cues: list[list[str]] = []
     cur: list[str] = []
     for r in rows:
