@@ -266,6 +266,9 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
             g = "pain"
         elif language == "en" and g == "benefit" and _EN_MATERIAL_RE.search(p):
             g = "material"
+        elif language == "en" and g == "material" and (re.match(r"(notes|hints|aromas?|flavou?rs?|tastes?) of\b", p.lower())
+                                                           or re.search(r"\b(light|medium|dark) roast\b", p.lower())):
+            g = "texture"  # a taste filed as a material: nothing is "made from notes of nuts and caramel" or "from a medium roast"
         elif language == "zh" and usage is not None and g not in ("offer", "pain") and len(tokens(p, "zh")) == 1:
             u = usage(p)
             n = sum(u.values())
