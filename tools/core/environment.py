@@ -26,6 +26,12 @@ Need = str  # "ffmpeg" | "ffprobe" | "espeak" | "font" | "workspace"
 ALL_NEEDS: tuple[Need, ...] = ("workspace", "ffmpeg", "ffprobe", "espeak", "font")
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may use (its affinity, which taskset and containers limit), not
+    the machine's total: every worker pool and thread count is sized from this."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def _runs(exe: str, args: list[str]) -> str | None:
     """None when ``exe args`` runs and exits 0 within 10 s; else why not."""
     path = shutil.which(exe)

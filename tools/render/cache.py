@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.core.environment import usable_cores
 from tools.core.errors import BackendUnavailable, MediaError
 from tools.core.settings import get_settings
 
@@ -156,7 +157,7 @@ class SegmentCache:
         if not todo:
             return 0
         workers = max(1, min(workers, len(todo)))
-        threads = max(1, (os.cpu_count() or 2) // workers)
+        threads = max(1, usable_cores() // workers)
         if workers == 1:
             for j in todo.values():
                 self._render_one(j, threads)

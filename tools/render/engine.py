@@ -48,6 +48,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from tools.core.environment import usable_cores
 from tools.core.errors import InternalError, MediaError, ToolInputError
 from tools.core.images import colourfulness, read_frame, saliency_map
 from tools.core.media import display_size, ffprobe, run_ffmpeg
@@ -58,8 +59,8 @@ from tools.core.settings import get_settings
 from tools.core.workspace import Workspace, atomic_write_model, atomic_write_text
 from tools.render.brand import BrandStyle, ass_colours, brand_jobs, is_brand_clip
 from tools.render.cache import SegmentCache, SegmentJob, content_id, key_of, meta_get, meta_put
-from tools.render.reframe import ReframeOutput
 from tools.render.glyphs import drawable_text
+from tools.render.reframe import ReframeOutput
 from tools.render.subtitles import PLACEMENTS, shift_cues, subtitle_band, to_ass, to_srt
 
 #: Photos are framed this much larger than the output so motion never shows an edge.
@@ -103,12 +104,11 @@ def choose_encoding(use: str = "final", *, cores: int | None = None, segments: i
     (:data:`SEGMENT_JOB_BYTES` each). Threads per job = cores // jobs, the rule of
     :meth:`tools.render.cache.SegmentCache.ensure`.
     """
-    import os
 
     if use not in PRESETS:
         raise ToolInputError(f"unknown render use {use!r}", hint=f"choose one of {', '.join(PRESETS)}")
     if not cores:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cores = usable_cores()
     mem = memory_bytes if memory_bytes is not None else _available_memory()
     workers = cores
     if segments:

@@ -49,18 +49,13 @@ class FindShotsOutput(Model):
 @register("find_shots")
 def find_shots(inp: FindShotsInput) -> FindShotsOutput:
     """Find the job's photos and clips whose printed text, facts shown, caption or file name contain the given words."""
-    from tools.understand.relevance import content_words, name_words
+    from tools.understand.relevance import content_words, name_words, words_found
 
     want = content_words(inp.text)
     out = []
     for m in inp.materials:
         blob = " ".join([m.ocr_text, m.caption, name_words(m.original_name), *m.shows_facts])
-        have = content_words(blob)
-        # OCR often joins the words of a printed caption ("SHOECOMPARTMENT"): a word found inside
-        # the text without its spaces counts too
-        joined = "".join(blob.lower().split())
-        hits = sum(1 for w in want if w in have or (len(w) >= 3 and w.lower() in joined))
-        score = hits / len(want) if want else 0.0
+        score = len(words_found(want, blob)) / len(want) if want else 0.0
         if score > 0:
             out.append(FoundShot(material_id=m.id, name=m.original_name, score=round(score, 3)))
     return FindShotsOutput(shots=sorted(out, key=lambda s: (-s.score, s.name))[: inp.k])

@@ -58,6 +58,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
+from tools.core.environment import usable_cores
 from tools.core.errors import BackendUnavailable, ToolInputError
 from tools.core.images import as_rgb
 
@@ -325,10 +326,9 @@ class ClassicEncoder:
         if len(images) < 4:
             rows = [one(im) for im in images]
         else:  # a batch: decode and describe in a pool, one per core (OpenCV and PIL work without the GIL)
-            import os
             from concurrent.futures import ThreadPoolExecutor
 
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            cores = usable_cores()
             with ThreadPoolExecutor(max(1, min(cores, len(images)))) as ex:
                 rows = list(ex.map(one, images))
         return np.stack(rows).astype(np.float32) if rows else np.zeros((0, self.dim), np.float32)

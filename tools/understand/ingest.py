@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import Field
 
 from tools.core.bounds import MAX_FILES_PER_JOB, MAX_FRAME_SIDE_PX, MAX_MEDIA_S, MIN_CLIP_S, MIN_IMAGE_SIDE_PX
+from tools.core.environment import usable_cores
 from tools.core.errors import AdReelError, InfeasibleError, MediaError, ToolInputError, UnsupportedMediaError
 from tools.core.media import AUDIO_EXT, IMAGE_EXT, VIDEO_EXT, display_size, ffprobe, run_ffmpeg
 from tools.core.models import Material, Model
@@ -269,7 +270,7 @@ def ingest(ws: Workspace, product_id: str, paths: list[str]) -> IngestOutput:
 
     # files are decoded, checked and re-encoded in a pool, one per core (PIL and ffmpeg work
     # without the GIL); the library takes them in file order, as before
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     with ThreadPoolExecutor(max(1, min(cores, len(files)))) as ex:
         results = [ex.submit(contextvars.copy_context().run, one, f) for f in files]
         for f, fut in zip(files, results):

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
+from tools.core.environment import usable_cores
 from tools.core.errors import BackendUnavailable
 from tools.core.models import Box, Model
 from tools.core.paths import ContentId, ReadPath, WorkspaceRoot
@@ -153,9 +154,8 @@ def ocr_images(inp: OcrInput) -> OcrOutput:
 
 def ocr_workers(n: int) -> int:
     """Photos read at once: one per core (each inference is single-threaded), at most ``n``."""
-    import os
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     return max(1, min(n, cores))
 
 

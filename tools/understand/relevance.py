@@ -151,18 +151,23 @@ def text_match(product: ProductInfo, text: str) -> float:
     return round(len(got & ref) / len(got), 4)
 
 
+def words_found(want: set[str], text: str) -> set[str]:
+    """The words of ``want`` that ``text`` holds: as words, or (three letters or more) inside the
+    text read without its spaces, since OCR often joins a printed caption's words
+    ("SHOECOMPARTMENT")."""
+    got = content_words(text)
+    joined = "".join(text.lower().split())
+    return {w for w in want if w in got or (len(w) >= 3 and w.lower() in joined)}
+
+
 def facts_shown(product: ProductInfo, text: str) -> list[tuple[str, str, float]]:
     """Facts ``(aspect, point, share)`` whose words the printed ``text`` states, best first."""
-    got = content_words(text)
-    # OCR often joins the words of a printed caption ("SHOECOMPARTMENT"): a word found inside the
-    # text without its spaces counts too
-    joined = "".join(text.lower().split())
     out = []
     for aspect, point in product.points():
         want = content_words(point) - _STOP
         if not want:
             continue
-        share = sum(1 for w in want if w in got or (len(w) >= 3 and w.lower() in joined)) / len(want)
+        share = len(words_found(want, text)) / len(want)
         if share >= FACT_SHOWN:
             out.append((aspect, point, round(share, 3)))
     return sorted(out, key=lambda x: -x[2])
