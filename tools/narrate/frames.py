@@ -60,8 +60,9 @@ def aspect_group(aspect: str) -> str:
 
 
 _ZH_NOUNISH = ("n", "nz", "ng", "nr", "ns", "nt", "vn", "an", "eng", "m", "q", "nrt", "nrfg", "b", "j", "f", "s")
-_ZH_OFFER_VERB_RE = re.compile(r"送|减|享|包邮|折|赠|省|领|抢|买|返|免")
-_ZH_OFFER_GAIN_RE = re.compile(r"送|减|折|享|赠|免|返|券|元|优惠|包邮|红包|福利|礼|省")
+#: 折 and 减 are offers only as a discount ("8折", "立减30"), not in 可折叠 or 减脂; 送 not in 放送.
+_ZH_OFFER_VERB_RE = re.compile(r"(?<!放)送|立减|满减|减\d|直降|享|包邮|[\d一二三四五六七八九]折|折扣|打折|赠|省|领|抢|买|返|免")
+_ZH_OFFER_GAIN_RE = re.compile(r"(?<!放)送|立减|满减|减\d|直降|[\d一二三四五六七八九]折|折扣|享|赠|免|返|券|元|优惠|包邮|红包|福利|礼|省")
 #: Verbs that need an object: a fact of this verb alone ("改善", "修护") leaves the sentence
 #: hanging ("给大家推荐…，改善又紧致").
 _TRANSITIVE_ZH = frozenset("""改善 修护 提升 淡化 减少 抵御 增强 促进 打造 保护 修复 调理 预防 去除 对抗 抑制 阻隔 帮助 解决 缓解
@@ -75,11 +76,11 @@ _HEAD_NOUNS_ZH = frozenset("""成分 因子 精华 配方 技术 设计 工艺 �
 _NOT_INGREDIENT_ZH = re.compile(r"(技术|工艺|科技|设计|结构|版型|款式|面料|系列|剪裁|造型|功能|模式|系统|香|色|款|型|质地|状|感|"
                                 r"升级|来源|配方|洁颜|体验|力|孔|度|蓝|红|绿|黑|白|金|烟|宝石|霜|乳|水乳|套装)$|升级|认证")
 #: Parts and materials, which a product has but does not make for you (打造 … 弹簧系统 / 粉体).
-_NOT_RESULT_ZH = re.compile(r"(系统|结构|粉体|材质|面料|成分|技术|科技|工艺|香型|形状|弹簧|纤维|提取物|精华|因子|配方|设计|面板|接口|"
+_NOT_RESULT_ZH = re.compile(r"(色|色号|系统|结构|粉体|材质|面料|成分|技术|科技|工艺|香型|形状|弹簧|纤维|提取物|精华|因子|配方|设计|面板|接口|"
                             r"按键|电机|电池|颗粒|教具|玩具|套装|乳|膜|霜|液|露|油|水|香型|香)$")
 #: Noun phrases a design is made of (它采用了 … 设计 / 版型 / 配色), as opposed to the product itself
 #: ("它采用了大码男士", "它采用了隐形防盗床头柜").
-_DESIGN_ZH = re.compile(r"(设计|款式|版型|造型|工艺|配色|色|外观|面板|结构|领|袖|扣|边|线条|框|盖|把手|图案|印花|纹|拼接|剪裁|杯|带|口)$")
+_DESIGN_ZH = re.compile(r"(设计|款式|版型|造型|工艺|配色|外观|面板|结构|领|袖|扣|边|线条|框|盖|把手|图案|印花|纹|拼接|剪裁|杯|带|口)$")
 #: A problem a person has (the 困扰/烦恼 templates take one): a pain word or a negation.
 _PROBLEM_ANY_ZH = re.compile(r"不|没|难|差|慢|累|痛|脏|乱|吵|怕|担心|麻烦|容易|易|总是|老是|过度|太")
 #: One-character suffixes that make a noun of what precedes them (显色度, 防霉层, 回弹感, 入门款).
@@ -88,8 +89,64 @@ _EASY_ZH = frozenset("易于 易 容易 便于 不易 好".split())
 #: A fact that is a fragment of a sentence, not a phrase: a question (是否支持宏), a time clause
 #: (轻轻按摩后), a hedge; no slot takes it.
 #: Listing fields and joined lists that sellers file as facts ("无服装版型信息", "好耐用·全棕内芯").
-_JUNK_ZH = re.compile(r"信息|参数|详情|尺码表|[·/|｜;；]")
+_JUNK_ZH = re.compile(r"信息|参数|详情|尺码表|仅供参考|因人而异|以实物为准|图片|[·/|｜;；]")
 _FRAGMENT_ZH = re.compile(r"是否|吗$|？|\?|[后时前]$|的话$|之后$|以后$|如果|可能")
+
+
+#: What a noun phrase names, read from its head (its last words). A typed slot takes only a fact
+#: whose head says it is of the slot's kind: 含有 takes an ingredient (玻尿酸, 姜根提取物), never a
+#: texture ("含有水润绵密"), a part ("含有铝合金面板") or a test ("含有盐雾测试"); 采用 and 用料
+#: take an ingredient, a material or a technique ("采用纳米冰丝纤维"), never a product ("采用精华水")
+#: or a claim ("采用全面升级"). Sellers' facts are noisy (Narrator §3.2 grounds lines in them), so a
+#: fact with no head of a known kind is said only by slots that take any phrase.
+_INGREDIENT_ZH = re.compile(r"(提取物|精粹|精萃|植萃|精华|精油|成分|因子|衍生物|复合物|蛋白|肽|酶|[酸醇酯钠钾镁锌钙铜苷糖素脂]|"
+                            r"[花叶根茎籽草藻果]油|籽|[花叶根茎草藻]|维[ABCEK]\d?|[A-Z]?维?[ABCEK]\d?|VC|VE|B3|B5|益生菌|乳酸菌|玻色因|"
+                            r"角鲨烷|角鲨烯|神经酰胺\w*|烟酰胺|胶原|精粹液|原液|油)$")
+_PRODUCT_END_ZH = re.compile(r"(精华[水乳液露霜]|[水乳液露霜膏]|眼霜|面霜|香水|面膜|粉底|口红|唇釉|气垫|床垫|笔记本|内衣|套装|礼盒|瓶)$")
+_MATERIAL_ZH = re.compile(r"(面料|材质|材料|用料|纤维|[棉麻丝绒毛革]|真皮|锦纶|氨纶|涤纶|莫代尔|天丝|乳胶|海绵|弹簧|[钢铜铝铁]|合金|塑料|"
+                          r"硅胶|橡胶|实木|[木竹]|玻璃|陶瓷|[布纱网板]|网布|纱线|泡沫|山棕|椰棕|棕|内芯|PP|PPSU|ABS|EVA|TPU|PU|PC|PE)$",
+                          re.I)
+_TECH_ZH = re.compile(r"(技术|工艺|科技|结构|系统|配方|设计|成型|专利|版型|剪裁)$")
+_AUDIENCE_ZH = re.compile(r"(肌|肤|肤质|肌肤|人群|人士|宝宝|儿童|孩子|小孩|女生|男生|女性|男性|男士|女士|学生|妈妈|孕妇|家庭|老人|"
+                          r"体质|发质|头皮|年龄段|上班族|族)$")
+_LIST_ZH = re.compile(r"其他|其它|等$|[和与及]")
+#: Preservatives, solvents and fillers: on an ingredient list, never a selling point ("里面含有苯氧乙醇").
+_NOT_TOUTED_ZH = re.compile(r"苯氧乙醇|羟苯|尼泊金|甲基异噻|异噻唑|防腐|EDTA|丁二醇|丙二醇|戊二醇|卡波姆|三乙醇胺|香精|色素|酒精|乙醇|矿物油")
+#: English parts and finishes: a product is not "made from" its lining, upper or paint.
+_EN_PART_HEADS = frozenset("lining upper uppers sole soles outsole insole paint finish coating trim pocket pockets strap straps panel panels "
+                           "zipper zip handle handles lid cap".split())
+
+
+@lru_cache(maxsize=16384)
+def head_kind(point: str) -> str:
+    """What a zh fact phrase names: 'ingredient', 'material', 'tech', 'audience', 'cert', 'product',
+    'price', 'gift' or '' (none of these); see :data:`_INGREDIENT_ZH`."""
+    p = point.strip()
+    if re.search(r"\d+(\.\d+)?\s*(元|块)|到手价|价格|[0-9一二三四五六七八九]折", p):
+        return "price"
+    if re.search(r"礼|赠品|小样|中样|福利|红包|优惠券|券$", p):
+        return "gift"
+    if _PRODUCT_END_ZH.search(p):
+        return "product"
+    if _INGREDIENT_ZH.search(p) and not re.search(r"[感性度味色]$", p):
+        return "ingredient"
+    if _MATERIAL_ZH.search(p):
+        return "material"
+    if _TECH_ZH.search(p):
+        return "tech"
+    if _AUDIENCE_ZH.search(p):
+        return "audience"
+    if re.search(r"(认证|检测|测试|标准|鉴定|质检|报告|证书|体系|认可|许可|备案|评级|[A-Z]级|质保|联保|保修|专利|标识)$", p):
+        return "cert"
+    return ""
+
+
+#: Nouns that make a noun phrase of the verb before them (补水力, 持妆效果, 防晒指数, 吸收速度,
+#: 充电口): "它能补水力" says nothing. A verb phrase ending in one is no verb phrase.
+_ATTR_NOUN_ZH = re.compile(r"(力|效果|指数|能力|体验|矩阵|需求|角度|意思|速度|口|程度|时间|方式|效率|搭档|标准|伞|器|机|值|量|度|感|性|型|率)$")
+#: One-character verbs that ad copy uses inside words (防晒, 控油): a fact starting with one is a
+#: verb phrase without a corpus count.
+_VERB_CHARS_ZH = frozenset("防 抗 去 祛 控 减 提 补 锁 护 养 美 亮 淡 紧 修 保 润 清 洁 除 灭 阻 增 促 改 舒 缓 收 遮 定 持 消 令 耐 有 免 晒 透 贴".split())
 
 
 @lru_cache(maxsize=16384)
@@ -99,10 +156,16 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     if language == "en":
         return _fact_class_en(point)
     if group == "offer":
+        if re.fullmatch(r"(赠品|赠礼|礼品|好礼|豪礼|大礼包|礼包|小样|中样|赠品\w{0,4})", point):
+            return "np"  # a gift named, no verb: "还能赠品" is not Chinese, "还有赠品" is
+        if re.search(r"[中啦了]$|^[可能]", point):
+            return "np" if re.search(r"福利|礼", point) else "x"  # "福利放送中", "可折叠": no verb phrase of an offer
         if _ZH_OFFER_VERB_RE.search(point):
             # an offer says what the buyer gets ("买一送一", "满300减50"); "买三套" alone is half of one
             return "vp" if _ZH_OFFER_GAIN_RE.search(point) else "x"
         return "event" if re.fullmatch(r"[0-9.]+|.*(节|大促|活动|狂欢|双十一|双11|双12|年货)", point) else "np"
+    if re.fullmatch(r"[A-Za-z][A-Za-z\s\-'’&]*\s[A-Za-z\s\-'’&]+", point.strip()):
+        return "x"  # a phrase of English words in Chinese copy ("DIMENSIONAL CUT") is no phrase to say
     if any(ch.isdigit() for ch in point):
         return "num"
     if _FRAGMENT_ZH.search(point):
@@ -179,7 +242,7 @@ def _fact_class_en(point: str) -> str:
 
 def _compatible(slot_cls: str, fill_cls: str) -> bool:
     if slot_cls == fill_cls or (slot_cls == "np" and fill_cls.startswith("np_")) or (slot_cls == "ap1" and fill_cls == "ap") \
-            or (slot_cls in ("ing", "design", "res", "gift") and fill_cls == "np") or slot_cls == "prob":
+            or (slot_cls in ("ing", "mat", "aud", "crt", "design", "res", "gift") and fill_cls == "np") or slot_cls == "prob":
         return True
     return {slot_cls, fill_cls} <= {"np_p", "np_m"}  # neither takes an article
 
@@ -196,7 +259,7 @@ class Fact:
     sure: bool = True  # the class is certain (usage seen in copy, or a clear phrase structure)
 
 
-_SHOPPING_RE = re.compile(r"购|赠|下单|优惠|价|抢|包邮|折|领券|福利|享(?!受)|红包|券|立减|满减|积分|兑|好礼|\bbuy\b|\bfree shipping\b|\boff\b|\bdeal\b", re.I)
+_SHOPPING_RE = re.compile(r"抽奖|点击|链接|直播间|购|赠|下单|优惠|价|抢|包邮|折|领券|福利|享(?!受)|红包|券|立减|满减|积分|兑|好礼|\bbuy\b|\bfree shipping\b|\boff\b|\bdeal\b", re.I)
 _EN_MATERIAL_RE = re.compile(r"\b(nylon|cotton|polyester|spandex|elastane|lycra|leather|mesh|wool|merino|fleece|foam|rubber|steel|"
                              r"aluminium|aluminum|silk|denim|canvas|linen|cashmere|bamboo|down|beans?|fabric|organic)\b", re.I)
 
@@ -205,7 +268,7 @@ _EN_MATERIAL_RE = re.compile(r"\b(nylon|cotton|polyester|spandex|elastane|lycra|
 #: (很 清爽), as a noun (含有 玻尿酸) or as something to avoid (无 刺激, 告别 干燥).
 _USAGE_MARKERS: dict[str, frozenset[str]] = {
     "vp": frozenset("能 可以 能够 帮 帮助 帮你 有效 轻松 快速 还能 就能 来 持续 深层 深入 温和 帮忙".split()),
-    "ap": frozenset("很 非常 超 特别 超级 更 更加 十分 太 挺 真的 好 多么 如此 这么".split()),
+    "ap": frozenset("很 非常 超 特别 超级 更 更加 十分 太 挺 真的 多么 如此 这么".split()),  # not 好: 好吸收 is a verb made easy
     "np": frozenset("含有 采用 添加 富含 蕴含 选用 拥有 加入 搭配".split()),
     "neg": frozenset("不 无 没有 不会 告别 怕 避免 解决 远离 拒绝 不用 担心 不怕 防止 减少 改善 淡化 去除 抑制".split()),
 }
@@ -279,13 +342,28 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
                     best = max(("vp", "ap", "np"), key=lambda k: u.get(k, 0))
                     if u.get(best, 0) >= 0.5 * n:
                         cls, sure = best, True
+                        if best == "vp" and zh_pos(p) not in ("v", "vd") and p[0] not in _VERB_CHARS_ZH and u["vp"] < 3:
+                            sure = False  # 自由, 自动, 智能: "能自由调节" makes no verb of 自由
         cls = cls or fact_class(p, language, g)
         if language == "zh" and usage is not None and cls == "vp" and g != "offer" and sure:
             # a verb phrase is sure when ad copy uses its verb after 能/可以/帮助 (修护, 滋养, 减少);
             # jieba tags 来自, 犹如, 初恋 as verbs too, and "它能来自火星的粉棕色" is no sentence
-            first = tokens(p, "zh")[0]
-            if len(first) >= 2 and usage(first).get("vp", 0) == 0:
-                sure = False
+            toks = [t for t in tokens(p, "zh") if not is_punct(t)]
+            first = toks[0]
+            if (usage(first).get("vp", 0) == 0 and not (len(first) == 1 and first in _VERB_CHARS_ZH)) \
+                    or (len(toks) == 1 and usage(first).get("ap", 0) > usage(first).get("vp", 0)):
+                sure = False  # 自动, 智能, 向右, 温和: jieba's verbs that copy never puts after 能
+            if re.search(r"没有|不是|没", p):
+                cls = "x"  # "改善肌肤没有明显改变" reports, it does not promise
+            elif len(toks) == 2 and _ATTR_NOUN_ZH.search(p) and zh_pos(toks[-1])[:1] == "n":
+                cls = "np"  # 补水力, 持妆效果, 吸收速度: a noun phrase ("它能补水力" is not Chinese)
+        if language == "zh" and cls == "ap" and re.search(r"是", p):
+            cls = "x"  # "客户说好才是真的好": a slogan, not how the product is ("它客户说好才是真的好")
+        if language == "zh" and cls == "ap" and g != "offer" and not re.match(r"[无不零免没易]|便于|容易", p):
+            toks = [t for t in tokens(p, "zh") if not is_punct(t)]
+            last = toks[-1] if toks else ""
+            if zh_pos(last)[:1] in ("n", "e") and (usage is None or usage(last).get("ap", 0) == 0):
+                cls = "np"  # 自然妆效, 高定礼盒, 暗金色logo: a noun ends it ("而且它高定礼盒")
         # an offer's class comes from its words (送/减/享: a verb phrase), not from jieba: it is sure
         out.append(Fact(a, p, g, cls, s, sure or g == "offer"))
     return out
@@ -298,6 +376,10 @@ _PROBLEM_ZH = re.compile(r"痕迹|粗糙|干燥|干枯|毛躁|暗沉|暗黄|细�
                          r"疲劳|酸痛|勒|磨脚|臭|发黄|起球|褪色|变形|漏|塌")
 _REMEDY_ZH = re.compile(r"改善|减少|减轻|淡化|去|祛|防|抗|告别|不|无|修护|修复|解决|控|净|清|抑|舒缓|缓解|远离|拒绝|少|零|避免|对抗|击退|"
                         r"消|除|赶走|摆脱|匀|亮|提|紧致|收")
+
+
+#: A problem said to be gone ("透气不闷热", "无油腻感", "告别干燥"): a benefit, never "你是否也有…的烦恼".
+_PROBLEM_SOLVED_ZH = re.compile(r"(不|无|零|告别|防|抗|远离|拒绝|没有)(" + _PROBLEM_ZH.pattern + ")")
 
 
 def _states_a_problem(point: str) -> bool:
@@ -639,6 +721,18 @@ def _shares_word(a: str, b: str) -> bool:
     return bool(a2 & {b[i:i + 2] for i in range(len(b) - 1)})
 
 
+def _corpus_slot_takes(slot: Slot, f: Fact) -> bool:
+    """Whether a corpus slot (zh) may hold ``f``: the fact names the same kind of thing as the
+    phrase it replaces (:func:`head_kind`: an ingredient for an ingredient, a price for a price);
+    a noun phrase of no known kind, or a slot of a fragment, takes nothing ("里面添加了{神仙能}")."""
+    if slot.cls == "x" or f.cls == "x":
+        return False
+    if slot.cls in ("vp", "ap", "event", "num", "res") or f.group == "pain":
+        return True
+    k = head_kind(slot.src)
+    return bool(k) and head_kind(f.point) == k
+
+
 def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Sequence[str], language: Language,
                required: str | None = None, limit: int = 3, prefer_groups: Sequence[str] = (),
                full_name: str = "", src_sim: float = 1.0) -> list[Filled]:
@@ -658,11 +752,18 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (s.cls in ("", "item") or (f.sure and _compatible(s.cls, f.cls)))
                  and (s.cls != "item" or f.sure or count_words(f.point, language) >= 3)
                  and (s.cls != "ap1" or _one_word(f.point, language))
-                 and (s.cls != "ing" or not (_NOT_INGREDIENT_ZH.search(f.point) or "的" in f.point))
+                 and (s.cls != "ing" or (head_kind(f.point) == "ingredient" and not _LIST_ZH.search(f.point)
+                                         and not (_NOT_INGREDIENT_ZH.search(f.point) or "的" in f.point)))
+                 and (s.cls != "mat" or (head_kind(f.point) in ("ingredient", "material", "tech") and not _LIST_ZH.search(f.point)))
+                 and (s.cls not in ("ing", "mat") or not _NOT_TOUTED_ZH.search(f.point))
+                 and (s.cls != "aud" or head_kind(f.point) == "audience")
+                 and (s.cls != "crt" or head_kind(f.point) == "cert")
+                 and (frame.template or language != "zh" or _corpus_slot_takes(s, f))
                  and (s.cls != "design" or bool(_DESIGN_ZH.search(f.point)))
                  and (s.cls != "res" or not _NOT_RESULT_ZH.search(f.point))
                  and (s.cls != "gift" or not re.search(r"\d|元|价|折|活动|大促|进行", f.point))
-                 and (s.cls != "prob" or bool(_PROBLEM_ZH.search(f.point) or _PROBLEM_ANY_ZH.search(f.point)))
+                 and (s.cls != "prob" or (bool(_PROBLEM_ZH.search(f.point) or _PROBLEM_ANY_ZH.search(f.point))
+                                          and not _PROBLEM_SOLVED_ZH.search(f.point)))
                  and (frame.template or src_sim >= FILL_SIM or _related(s.src, f.point, language))]
         cands.sort(key=lambda f: (f.point != required, rank.get(f.group, 99), -f.salience))
         if not cands:
@@ -670,6 +771,14 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
         options.append(cands)
     # a fact never repeats a word of the frame around it ("它质地{不粘腻的质地}", "{侧面塑形效果}，效果真的很明显")
     literals = [p for p in frame.parts if isinstance(p, str) and len(p) >= 2] if language == "zh" else []
+    if language == "zh" and not frame.template:
+        for i, p in enumerate(frame.parts):
+            if isinstance(p, Slot) and p.kind == "fact" and i and isinstance(frame.parts[i - 1], str):
+                prev = [t for t in tokens(frame.parts[i - 1], "zh") if t.strip()]
+                if prev and (prev[-1][-1] in "不没无别" or prev[-1] in ("不会", "不用", "没有")):
+                    return []  # "遮瑕不{脱妆}": another phrase after the negation says the opposite ("遮瑕不非常好用")
+                if prev and not is_punct(prev[-1]) and zh_pos(prev[-1])[:1] == "n" and prev[-1] not in _TAKES_NP_ZH:
+                    return []  # "里面的成分{玻尿酸}": a noun glued to the slot makes a compound of any fill
     # variants: vary the first slot's fact (lengths differ), later slots take the next unused ones
     out: list[Filled] = []
     first_opts = options[0][:limit] if options else [None]
@@ -686,6 +795,11 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
         if not ok:
             continue
         if any(_shares_word(c.point, lit) for c in chosen for lit in literals):
+            continue
+        if frame.has_name and names and any(len(c.point) >= 2 and c.point in names[0] for c in chosen):
+            continue  # "欧诗漫珍珠白美白，美白": the name already says it
+        if language == "en" and re.search(r"\bmade (from|with)\b", "".join(q for q in frame.parts if isinstance(q, str))) \
+                and any((re.findall(r"[a-z]+", c.point.lower()) or [""])[-1] in _EN_PART_HEADS for c in chosen):
             continue
         text_parts: list[str] = []
         fills: list[tuple[str, str]] = []
