@@ -332,6 +332,33 @@ def test_label_decoding_is_the_exact_argmax_sequence():
     assert total(got) == pytest.approx(total(best))
 
 
+def test_label_marginal_decoding_picks_each_beats_most_probable_label():
+    """Posterior-marginal decoding: each beat's label has the largest summed probability over
+    every full sequence (brute force over all 12³ sequences, no forward–backward)."""
+    import itertools
+    import math
+
+    from tools.narrate.corpus import default_corpus
+    from tools.story.labels import LabelModel
+
+    lm = LabelModel(default_corpus("zh").lines)
+    beats = [(0.0, 20), (0.5, 30), (1.0, 15)]
+    labs = list(SCRIPT_LABELS)
+    product = ProductInfo(name="x", language="zh", aspects=[AspectPoints(aspect=a, points=["y"])
+                                                            for a in ("鉴定/认证", "生产工艺", "安全")])
+    marg = [dict.fromkeys(labs, 0.0) for _ in beats]
+    for seq in itertools.product(labs, repeat=len(beats)):
+        prev, s = "<s>", 0.0
+        for (rel, n), lab in zip(beats, seq):
+            s += lm.scores(rel, prev, n, labs)[lab]
+            prev = lab
+        for i, lab in enumerate(seq):
+            marg[i][lab] += math.exp(s)
+    got = lm.predict_marginal(beats, product)
+    for i, lab in enumerate(got):
+        assert marg[i][lab] == pytest.approx(max(marg[i].values()), rel=1e-9), (i, lab)
+
+
 def test_cut_never_ends_on_a_dangling_word():
     assert fit_line("Order now: buy two get one free for every cup you drink today.", 5, 9, "en") == \
         "Order now: buy two get one free."

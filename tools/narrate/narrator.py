@@ -274,7 +274,7 @@ class EmbeddedNarrator:
         labels = [b.label for b in beats]
         if not all(given):
             lm_labels = LabelModel([ln for ln in self.corpus.lines if ln.product not in exclude])
-            pred = lm_labels.predict([(r, (b.word_min + b.word_max) // 2) for r, b in zip(rels, beats)], product)
+            pred = lm_labels.predict_marginal([(r, (b.word_min + b.word_max) // 2) for r, b in zip(rels, beats)], product)
             labels = [lab if lab is not None else p for lab, p in zip(labels, pred)]
         by_label: dict[str, list[Frame]] = defaultdict(list)
         for f in frames:

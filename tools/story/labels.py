@@ -342,6 +342,34 @@ class LabelModel:
             out.append(lab)
         return out[::-1]
 
+    def predict_marginal(self, beats: Sequence[tuple[float, int]], product: ProductInfo | None = None) -> list[str]:
+        """Per beat, the label of highest posterior marginal (forward–backward over the same
+        factors as :meth:`predict`): the decision that maximises the expected number of correct
+        labels, where Viterbi maximises the chance that the whole sequence is right. On
+        E-SyncVidStory dev (leave-product-out, prior 0) exact accuracy 28.8 → 29.7 %, and the
+        predicted labels' distribution is closer to the human one (产品推荐 312 → 460 clips of
+        2 008; humans 306 first labels and more in compounds)."""
+        needs = labels_needing_facts()
+        allowed = [lab for lab in SCRIPT_LABELS
+                   if lab not in needs or (product is not None and aspects_for_label(product, lab))]
+        if not beats:
+            return []
+        n = len(beats)
+
+        def lse(xs: Sequence[float]) -> float:
+            mx = max(xs)
+            return mx + math.log(sum(math.exp(x - mx) for x in xs))
+
+        first = self.scores(beats[0][0], "<s>", beats[0][1], allowed)
+        trans = [{p: self.scores(rel, p, length, allowed) for p in allowed} for rel, length in beats[1:]]
+        fw = [first]
+        for t in trans:
+            fw.append({lab: lse([fw[-1][p] + t[p][lab] for p in allowed]) for lab in allowed})
+        bw: list[dict[str, float]] = [{lab: 0.0 for lab in allowed}]
+        for t in reversed(trans):
+            bw.insert(0, {p: lse([t[p][lab] + bw[0][lab] for lab in allowed]) for p in allowed})
+        return [max(allowed, key=lambda lab: fw[i][lab] + bw[i][lab]) for i in range(n)]
+
 
 # --------------------------------------------------------------------------- Markov label model (storyline solver)
 
