@@ -61,8 +61,8 @@ def aspect_group(aspect: str) -> str:
 
 _ZH_NOUNISH = ("n", "nz", "ng", "nr", "ns", "nt", "vn", "an", "eng", "m", "q", "nrt", "nrfg", "b", "j", "f", "s")
 #: 折 and 减 are offers only as a discount ("8折", "立减30"), not in 可折叠 or 减脂; 送 not in 放送.
-_ZH_OFFER_VERB_RE = re.compile(r"(?<!放)送|立减|满减|减\d|直降|享|包邮|[\d一二三四五六七八九]折|折扣|打折|赠|省|领|抢|买|返|免")
-_ZH_OFFER_GAIN_RE = re.compile(r"(?<!放)送|立减|满减|减\d|直降|[\d一二三四五六七八九]折|折扣|享|赠|免|返|券|元|优惠|包邮|红包|福利|礼|省")
+_ZH_OFFER_VERB_RE = re.compile(r"(?<!放)送(?!礼)|立减|满减|减\d|直降|享|包邮|[\d一二三四五六七八九]折|折扣|打折|赠|省|领|抢|买|返|免")
+_ZH_OFFER_GAIN_RE = re.compile(r"(?<!放)送(?!礼)|立减|满减|减\d|直降|[\d一二三四五六七八九]折|折扣|享(?!受)|赠|免|返|券|元|优惠|包邮|红包|福利|礼|省")
 #: Verbs that need an object: a fact of this verb alone ("改善", "修护") leaves the sentence
 #: hanging ("给大家推荐…，改善又紧致").
 _TRANSITIVE_ZH = frozenset("""改善 修护 提升 淡化 减少 抵御 增强 促进 打造 保护 修复 调理 预防 去除 对抗 抑制 阻隔 帮助 解决 缓解
@@ -89,7 +89,7 @@ _EASY_ZH = frozenset("易于 易 容易 便于 不易 好".split())
 #: A fact that is a fragment of a sentence, not a phrase: a question (是否支持宏), a time clause
 #: (轻轻按摩后), a hedge; no slot takes it.
 #: Listing fields and joined lists that sellers file as facts ("无服装版型信息", "好耐用·全棕内芯").
-_JUNK_ZH = re.compile(r"信息|参数|详情|尺码表|仅供参考|因人而异|以实物为准|图片|[·/|｜;；]")
+_JUNK_ZH = re.compile(r"信息|参数|详情|尺码表|仅供参考|因人而异|以实物为准|图片|https?:|www\.|\.com|\.cn|[·/|｜;；]")
 _FRAGMENT_ZH = re.compile(r"是否|吗$|？|\?|[后时前]$|的话$|之后$|以后$|如果|可能")
 
 
@@ -143,7 +143,7 @@ def head_kind(point: str) -> str:
 
 #: Nouns that make a noun phrase of the verb before them (补水力, 持妆效果, 防晒指数, 吸收速度,
 #: 充电口): "它能补水力" says nothing. A verb phrase ending in one is no verb phrase.
-_ATTR_NOUN_ZH = re.compile(r"(力|效果|指数|能力|体验|矩阵|需求|角度|意思|速度|口|程度|时间|方式|效率|搭档|标准|伞|器|机|值|量|度|感|性|型|率)$")
+_ATTR_NOUN_ZH = re.compile(r"(需求|[乳霜液膏露]|力|效果|指数|能力|体验|矩阵|需求|角度|意思|速度|口|程度|时间|方式|效率|搭档|标准|伞|器|机|值|量|度|感|性|型|率)$")
 #: One-character verbs that ad copy uses inside words (防晒, 控油): a fact starting with one is a
 #: verb phrase without a corpus count.
 _VERB_CHARS_ZH = frozenset("防 抗 去 祛 控 减 提 补 锁 护 养 美 亮 淡 紧 修 保 润 清 洁 除 灭 阻 增 促 改 舒 缓 收 遮 定 持 消 令 耐 有 免 晒 透 贴".split())
@@ -158,7 +158,7 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     if group == "offer":
         if re.fullmatch(r"(赠品|赠礼|礼品|好礼|豪礼|大礼包|礼包|小样|中样|赠品\w{0,4})", point):
             return "np"  # a gift named, no verb: "还能赠品" is not Chinese, "还有赠品" is
-        if re.search(r"[中啦了]$|^[可能]", point):
+        if re.search(r"[中啦了]$|^[可能]|^送礼", point):
             return "np" if re.search(r"福利|礼", point) else "x"  # "福利放送中", "可折叠": no verb phrase of an offer
         if _ZH_OFFER_VERB_RE.search(point):
             # an offer says what the buyer gets ("买一送一", "满300减50"); "买三套" alone is half of one
@@ -355,8 +355,10 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
                 sure = False  # 自动, 智能, 向右, 温和: jieba's verbs that copy never puts after 能
             if re.search(r"没有|不是|没", p):
                 cls = "x"  # "改善肌肤没有明显改变" reports, it does not promise
-            elif len(toks) == 2 and _ATTR_NOUN_ZH.search(p) and zh_pos(toks[-1])[:1] == "n":
+            elif (len(toks) == 2 and _ATTR_NOUN_ZH.search(p) and zh_pos(toks[-1])[:1] == "n") or p.endswith("需求"):
                 cls = "np"  # 补水力, 持妆效果, 吸收速度: a noun phrase ("它能补水力" is not Chinese)
+        if language == "zh" and cls == "ap" and len(p) >= 3 and zh_pos(p[0]) in ("n", "ng") and zh_pos(p[1:]) in ("a", "v", "ad"):
+            cls = "x"  # "水舒缓": a one-character noun glued to an adjective reads as a typo
         if language == "zh" and cls == "ap" and re.search(r"是", p):
             cls = "x"  # "客户说好才是真的好": a slogan, not how the product is ("它客户说好才是真的好")
         if language == "zh" and cls == "ap" and g != "offer" and not re.match(r"[无不零免没易]|便于|容易", p):
