@@ -89,7 +89,7 @@ _EASY_ZH = frozenset("易于 易 容易 便于 不易 好".split())
 #: A fact that is a fragment of a sentence, not a phrase: a question (是否支持宏), a time clause
 #: (轻轻按摩后), a hedge; no slot takes it.
 #: Listing fields and joined lists that sellers file as facts ("无服装版型信息", "好耐用·全棕内芯").
-_JUNK_ZH = re.compile(r"信息|参数|详情|尺码表|仅供参考|因人而异|以实物为准|图片|https?:|www\.|\.com|\.cn|[·/|｜;；]")
+_JUNK_ZH = re.compile(r"信息|参数|详情|尺码表|仅供参考|因人而异|以实物为准|图片|美颜|滤镜|实拍|https?:|www\.|\.com|\.cn|[·/|｜;；]")
 _FRAGMENT_ZH = re.compile(r"是否|吗$|？|\?|[后时前]$|的话$|之后$|以后$|如果|可能")
 
 
@@ -101,7 +101,7 @@ _FRAGMENT_ZH = re.compile(r"是否|吗$|？|\?|[后时前]$|的话$|之后$|以�
 #: fact with no head of a known kind is said only by slots that take any phrase.
 _INGREDIENT_ZH = re.compile(r"(提取物|精粹|精萃|植萃|精华|精油|成分|因子|衍生物|复合物|蛋白|肽|酶|[酸醇酯钠钾镁锌钙铜苷糖素脂]|"
                             r"[花叶根茎籽草藻果]油|籽|[花叶根茎草藻]|维[ABCEK]\d?|[A-Z]?维?[ABCEK]\d?|VC|VE|B3|B5|益生菌|乳酸菌|玻色因|"
-                            r"角鲨烷|角鲨烯|神经酰胺\w*|烟酰胺|胶原|精粹液|原液|油)$")
+                            r"角鲨烷|角鲨烯|神经酰胺\w*|烟酰胺|胶原|精粹液|原液|(精|果|籽|花|树|椰|橄榄|荷荷巴|山茶|玫瑰|茶|米|杏仁|葵|芝麻|鱼|坚果|植物|乳木果)油)$")
 _PRODUCT_END_ZH = re.compile(r"(精华[水乳液露霜]|[水乳液露霜膏]|眼霜|面霜|香水|面膜|粉底|口红|唇釉|气垫|床垫|笔记本|内衣|套装|礼盒|瓶)$")
 _MATERIAL_ZH = re.compile(r"(面料|材质|材料|用料|纤维|[棉麻丝绒毛革]|真皮|锦纶|氨纶|涤纶|莫代尔|天丝|乳胶|海绵|弹簧|[钢铜铝铁]|合金|塑料|"
                           r"硅胶|橡胶|实木|[木竹]|玻璃|陶瓷|[布纱网板]|网布|纱线|泡沫|山棕|椰棕|棕|内芯|PP|PPSU|ABS|EVA|TPU|PU|PC|PE)$",
@@ -158,6 +158,10 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     if group == "offer":
         if re.fullmatch(r"(赠品|赠礼|礼品|好礼|豪礼|大礼包|礼包|小样|中样|赠品\w{0,4})", point):
             return "np"  # a gift named, no verb: "还能赠品" is not Chinese, "还有赠品" is
+        if re.search(r"[送赠]$", point):
+            return "x"  # "买就送", "买即赠": says that something is given, not what
+        if re.match(r"(获得|得到|加赠|赠送|再送|还送|送|领取|领)", point):
+            return "vp"  # "获得两个同款散粉的迷你版": "现在购买还能获得…", never "还有获得…"
         if re.search(r"[中啦了]$|^[可能]|^送礼", point):
             return "np" if re.search(r"福利|礼", point) else "x"  # "福利放送中", "可折叠": no verb phrase of an offer
         if _ZH_OFFER_VERB_RE.search(point):

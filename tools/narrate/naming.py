@@ -67,7 +67,7 @@ _CATEGORY_WORDS_ZH = frozenset("精华 口红 面膜 眼影 键盘 鼠标 耳机
 #: Effect words that end like a category noun (补水, 控油) but name none.
 _NOT_CATEGORY_ZH = frozenset("补水 节水 控油 防水 保湿 吸油 油水 卸妆 去油 锁水 喝水 洗衣 防晒 美白 祛痘 淡纹 紧致 提亮".split())
 #: Places that open listing titles (韩国…, 日本…) but are no brand: a name never starts with one alone.
-_PLACES_ZH = frozenset("韩国 日本 法国 美国 德国 意大利 英国 泰国 澳洲 澳大利亚 新西兰 瑞士 进口 国产".split())
+_PLACES_ZH = frozenset("韩国 日本 法国 美国 德国 意大利 英国 泰国 澳洲 澳大利亚 新西兰 瑞士 新加坡 进口 国产 原装 原装进口".split())
 
 
 def _category_name(name: str, max_chars: int, compose: bool = False) -> str | None:
