@@ -554,6 +554,11 @@ def test_typed_slots_take_only_facts_of_their_kind():
     assert says("它采用{fact:material:mat}。", "成分/材质", "纳米冰丝纤维")
     for bad in ("精华水", "全面升级", "轻巧便携", "英国梨与小苍兰香水"):
         assert not says("它采用{fact:material:mat}。", "成分/材质", bad), bad
+    for bad in ("直接成分", "小黑瓶精华", "双酚A"):
+        assert not says("{fact:material:mat}，用料很讲究。", "成分/材质", bad), bad
+    assert says("它采用{fact:material:tech}，每一步都很讲究。", "生产工艺", "冷压萃取技术")
+    assert not says("它采用{fact:material:tech}，每一步都很讲究。", "成分/材质", "透明质酸钠")
+    assert not says("现在购买还能{fact:offer:vp}，千万别错过！", "活动优惠", "下单送券")
     assert says("它能{fact:benefit:vp}。", "功效", "滋养发丝")
     for bad in ("自由", "自动", "智能", "补水力", "改善肌肤没有明显改变"):
         assert not says("它能{fact:benefit:vp}。", "功效", bad), bad

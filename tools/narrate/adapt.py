@@ -210,6 +210,8 @@ def fits_beat(text: str, label: str, frame: Frame, language: Language) -> bool:
         return False
     if not frame.template and not frame.n_fact_slots and _NEEDS_CONTEXT_ZH.search(text):
         return False
+    if not frame.template and not frame.n_fact_slots and re.search(r"[？?吗]$|吗[。！]?$", text) and "痛点铺垫" not in parts:
+        return False  # a rhetorical question out of a set-up ("有人没给你说吗？") answers nothing
     if not frame.template and re.match(r"(如果|假如|要是|只要|因为|虽然|不管|无论)", text) and not re.search(r"[，,]", text):
         return False  # "如果你想买一个…产品。": a condition with nothing that follows from it
     return True
@@ -363,6 +365,8 @@ def compose(mains: Sequence[Sentence], extras: Sequence[Sentence], word_min: int
         nonlocal best
         if sum(p.kind == "generic" for p in parts) > MAX_GENERIC or _problem_not_first(parts):
             return
+        if language == "zh" and len(parts) > 1 and _PROBLEM_SETUP_ZH.search(parts[0].text) and parts[1].kind == "generic":
+            return  # a worry answered by stock praise ("…的烦恼？好用不贵。") is no answer
         sc = _line_score(parts, state, want_name, required, must_name)
         if (best is None or sc > best.score) and all(check_sentence(p, target) for p in parts):
             best = Line(parts=parts, text=_join(parts, language), score=sc)

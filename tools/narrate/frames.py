@@ -111,7 +111,7 @@ _AUDIENCE_ZH = re.compile(r"(肌|肤|肤质|肌肤|人群|人士|宝宝|儿童|�
                           r"体质|发质|头皮|年龄段|上班族|族)$")
 _LIST_ZH = re.compile(r"其他|其它|等$|[和与及]")
 #: Preservatives, solvents and fillers: on an ingredient list, never a selling point ("里面含有苯氧乙醇").
-_NOT_TOUTED_ZH = re.compile(r"苯氧乙醇|羟苯|尼泊金|甲基异噻|异噻唑|防腐|EDTA|丁二醇|丙二醇|戊二醇|卡波姆|三乙醇胺|香精|色素|酒精|乙醇|矿物油")
+_NOT_TOUTED_ZH = re.compile(r"双酚A|BPA|甲醛|重金属|荧光剂|塑化剂|苯氧乙醇|羟苯|尼泊金|甲基异噻|异噻唑|防腐|EDTA|丁二醇|丙二醇|戊二醇|卡波姆|三乙醇胺|香精|色素|酒精|乙醇|矿物油")
 #: English parts and finishes: a product is not "made from" its lining, upper or paint.
 _EN_PART_HEADS = frozenset("lining upper uppers sole soles outsole insole paint finish coating trim pocket pockets strap straps panel panels "
                            "zipper zip handle handles lid cap".split())
@@ -126,8 +126,10 @@ def head_kind(point: str) -> str:
         return "price"
     if re.search(r"礼|赠品|小样|中样|福利|红包|优惠券|券$", p):
         return "gift"
-    if _PRODUCT_END_ZH.search(p):
-        return "product"
+    if _PRODUCT_END_ZH.search(p) or re.search(r"[瓶罐]", p):
+        return "product"  # "小黑瓶精华" is a product's nickname, not what it contains
+    if re.fullmatch(r"\w{1,2}成分", p):
+        return ""  # "直接成分", "染发成分", "天然成分": says no ingredient
     if _INGREDIENT_ZH.search(p) and not re.search(r"[感性度味色]$", p):
         return "ingredient"
     if _MATERIAL_ZH.search(p):
@@ -246,7 +248,7 @@ def _fact_class_en(point: str) -> str:
 
 def _compatible(slot_cls: str, fill_cls: str) -> bool:
     if slot_cls == fill_cls or (slot_cls == "np" and fill_cls.startswith("np_")) or (slot_cls == "ap1" and fill_cls == "ap") \
-            or (slot_cls in ("ing", "mat", "aud", "crt", "design", "res", "gift") and fill_cls == "np") or slot_cls == "prob":
+            or (slot_cls in ("ing", "mat", "matq", "tech", "aud", "crt", "design", "res", "gift") and fill_cls == "np") or slot_cls == "prob":
         return True
     return {slot_cls, fill_cls} <= {"np_p", "np_m"}  # neither takes an article
 
@@ -761,9 +763,11 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (s.cls != "ing" or (head_kind(f.point) == "ingredient" and not _LIST_ZH.search(f.point)
                                          and not (_NOT_INGREDIENT_ZH.search(f.point) or "的" in f.point)))
                  and (s.cls != "mat" or (head_kind(f.point) in ("ingredient", "material", "tech") and not _LIST_ZH.search(f.point)))
-                 and (s.cls not in ("ing", "mat") or not _NOT_TOUTED_ZH.search(f.point))
+                 and (s.cls not in ("ing", "mat", "matq", "tech") or not _NOT_TOUTED_ZH.search(f.point))
                  and (s.cls != "aud" or head_kind(f.point) == "audience")
                  and (s.cls != "crt" or head_kind(f.point) == "cert")
+                 and (s.cls != "tech" or head_kind(f.point) == "tech")
+                 and (s.cls != "matq" or head_kind(f.point) in ("material", "tech"))
                  and (frame.template or language != "zh" or _corpus_slot_takes(s, f))
                  and (s.cls != "design" or bool(_DESIGN_ZH.search(f.point)))
                  and (s.cls != "res" or not _NOT_RESULT_ZH.search(f.point))
@@ -778,6 +782,10 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
     # a fact never repeats a word of the frame around it ("它质地{不粘腻的质地}", "{侧面塑形效果}，效果真的很明显")
     literals = [p for p in frame.parts if isinstance(p, str) and len(p) >= 2] if language == "zh" else []
     if language == "zh" and not frame.template:
+        for i in range(len(frame.parts) - 2):
+            a, mid, b = frame.parts[i:i + 3]
+            if isinstance(a, Slot) and isinstance(b, Slot) and a.kind == b.kind == "fact" and isinstance(mid, str) and mid.strip() in ("是", "就是"):
+                return []  # "它里面添加的有效{X}是{Y}": any other pair of facts becomes a false identity
         for i, p in enumerate(frame.parts):
             if isinstance(p, Slot) and p.kind == "fact" and i and isinstance(frame.parts[i - 1], str):
                 prev = [t for t in tokens(frame.parts[i - 1], "zh") if t.strip()]
@@ -802,6 +810,9 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
             continue
         if any(_shares_word(c.point, lit) for c in chosen for lit in literals):
             continue
+        if language == "zh" and re.search(r"购买|下单", "".join(q for q in frame.parts if isinstance(q, str))) \
+                and any(re.match(r"下单|购买", c.point) for c in chosen):
+            continue  # "现在购买还能下单送券": the frame has bought already
         if frame.has_name and names and any(len(c.point) >= 2 and c.point in names[0] for c in chosen):
             continue  # "欧诗漫珍珠白美白，美白": the name already says it
         if language == "en" and re.search(r"\bmade (from|with)\b", "".join(q for q in frame.parts if isinstance(q, str))) \
