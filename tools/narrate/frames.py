@@ -66,7 +66,7 @@ _ZH_OFFER_GAIN_RE = re.compile(r"(?<!放)送(?!礼)|立减|满减|减\d|直降|[
 #: Verbs that need an object: a fact of this verb alone ("改善", "修护") leaves the sentence
 #: hanging ("给大家推荐…，改善又紧致").
 _TRANSITIVE_ZH = frozenset("""改善 修护 提升 淡化 减少 抵御 增强 促进 打造 保护 修复 调理 预防 去除 对抗 抑制 阻隔 帮助 解决 缓解
-告别 远离 击退 赶走 加速 提高 增加 降低 维持 保持 呵护 守护 激活 唤醒 焕活 重塑 拯救""".split())
+告别 远离 击退 赶走 加速 提高 增加 降低 维持 保持 呵护 守护 激活 唤醒 焕活 重塑 拯救 调节 调整 控制 提供 保证 确保 实现 支持""".split())
 
 
 #: zh words that end a noun phrase whatever comes before them (修护成分, 减震结构, 立体剪裁).
@@ -160,7 +160,7 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     if group == "offer":
         if re.fullmatch(r"(赠品|赠礼|礼品|好礼|豪礼|大礼包|礼包|小样|中样|赠品\w{0,4})", point):
             return "np"  # a gift named, no verb: "还能赠品" is not Chinese, "还有赠品" is
-        if re.search(r"[送赠]$", point):
+        if re.search(r"[送赠]$|送给", point):
             return "x"  # "买就送", "买即赠": says that something is given, not what
         if re.match(r"(获得|得到|加赠|赠送|再送|还送|送|领取|领)", point):
             return "vp"  # "获得两个同款散粉的迷你版": "现在购买还能获得…", never "还有获得…"
@@ -247,7 +247,7 @@ def _fact_class_en(point: str) -> str:
 
 
 def _compatible(slot_cls: str, fill_cls: str) -> bool:
-    if slot_cls == fill_cls or (slot_cls == "np" and fill_cls.startswith("np_")) or (slot_cls == "ap1" and fill_cls == "ap") \
+    if slot_cls == fill_cls or (slot_cls == "np" and fill_cls.startswith("np_")) or (slot_cls in ("ap1", "apq") and fill_cls == "ap") \
             or (slot_cls in ("ing", "mat", "matq", "tech", "aud", "crt", "design", "res", "gift") and fill_cls == "np") or slot_cls == "prob":
         return True
     return {slot_cls, fill_cls} <= {"np_p", "np_m"}  # neither takes an article
@@ -363,6 +363,8 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
                 cls = "x"  # "改善肌肤没有明显改变" reports, it does not promise
             elif (len(toks) == 2 and _ATTR_NOUN_ZH.search(p) and zh_pos(toks[-1])[:1] == "n") or p.endswith("需求"):
                 cls = "np"  # 补水力, 持妆效果, 吸收速度: a noun phrase ("它能补水力" is not Chinese)
+        if language == "zh" and cls == "ap" and p.startswith("无") and len(p) >= 3 and zh_pos(p[1:]) in ("a", "v", "ad", "vd"):
+            p = "不" + p[1:]  # "它无刺眼" is not Chinese; "它不刺眼" is
         if language == "zh" and cls == "ap" and len(p) >= 3 and zh_pos(p[0]) in ("n", "ng") and zh_pos(p[1:]) in ("a", "v", "ad"):
             cls = "x"  # "水舒缓": a one-character noun glued to an adjective reads as a typo
         if language == "zh" and cls == "ap" and re.search(r"是", p):
@@ -729,6 +731,18 @@ def _shares_word(a: str, b: str) -> bool:
     return bool(a2 & {b[i:i + 2] for i in range(len(b) - 1)})
 
 
+def _starts_with_verb(point: str) -> bool:
+    """"软化角质蛋白", "萃取天然植物成分": a verb phrase, not an ingredient or a material."""
+    toks = [t for t in tokens(point, "zh") if not is_punct(t)]
+    return len(toks) >= 2 and zh_pos(toks[0]) == "v" and head_kind(point) != "tech"
+
+
+def _names_a_result(point: str) -> bool:
+    """What 打造 may make: a noun, not a verb or an ability ("打造造型能力", "打造舒敏强韧护肤")."""
+    toks = [t for t in tokens(point, "zh") if not is_punct(t)]
+    return bool(toks) and zh_pos(toks[-1])[:1] == "n" and zh_pos(toks[-1]) != "vn" and not re.search(r"能力|护肤|护理|[力性度]$", point)
+
+
 def _corpus_slot_takes(slot: Slot, f: Fact) -> bool:
     """Whether a corpus slot (zh) may hold ``f``: the fact names the same kind of thing as the
     phrase it replaces (:func:`head_kind`: an ingredient for an ingredient, a price for a price);
@@ -757,13 +771,15 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
     for s in slots:
         cands = [f for f in facts if f.point not in used
                  and (f.group == s.group or (frame.template and language == "zh" and _group_fits(s.group, f)))
-                 and (s.cls in ("", "item") or (f.sure and _compatible(s.cls, f.cls)))
+                 and (s.cls in ("", "item") or ((f.sure or s.cls in ("prob", "aud")) and _compatible(s.cls, f.cls)))
                  and (s.cls != "item" or f.sure or count_words(f.point, language) >= 3)
                  and (s.cls != "ap1" or _one_word(f.point, language))
+                 and (s.cls != "apq" or not re.match(r"[无不没零免]", f.point))  # "它无尺码，品质经得起考验" is a non sequitur
                  and (s.cls != "ing" or (head_kind(f.point) == "ingredient" and not _LIST_ZH.search(f.point)
                                          and not (_NOT_INGREDIENT_ZH.search(f.point) or "的" in f.point)))
                  and (s.cls != "mat" or (head_kind(f.point) in ("ingredient", "material", "tech") and not _LIST_ZH.search(f.point)))
-                 and (s.cls not in ("ing", "mat", "matq", "tech") or not _NOT_TOUTED_ZH.search(f.point))
+                 and (s.cls not in ("ing", "mat", "matq", "tech") or not (_NOT_TOUTED_ZH.search(f.point) or _starts_with_verb(f.point)))
+                 and (s.cls != "res" or _names_a_result(f.point))
                  and (s.cls != "aud" or head_kind(f.point) == "audience")
                  and (s.cls != "crt" or head_kind(f.point) == "cert")
                  and (s.cls != "tech" or head_kind(f.point) == "tech")

@@ -47,6 +47,7 @@ from tools.core.errors import ToolInputError
 from tools.core.models import Language, Model, NarrationLine, ProductInfo, StoryBeat, count_words
 from tools.core.registry import register
 from tools.narrate.adapt import (
+    ANSWER_ZH,
     MAX_GENERIC,
     MAX_NAME_MENTIONS,
     Sentence,
@@ -64,7 +65,7 @@ from tools.narrate.grounding import Grounder
 from tools.narrate.lm import CharLM
 from tools.narrate.naming import long_name, short_name
 from tools.narrate.templates import LABEL_GROUPS, fact_frames, generic_frames, template_frames
-from tools.narrate.text import fit_line, tokens
+from tools.narrate.text import GENERIC_FILLERS, fit_line, tokens
 from tools.story.labels import LabelModel, aspect_allowed, check_label
 
 __all__ = [
@@ -407,7 +408,8 @@ class EmbeddedNarrator:
             text = line.text
             used: list[Sentence] = list(line.parts)
             prov = "+".join(_prov(p) for p in used)
-        elif (rep := _repeat_fill([x for x in mains + extras + again + gen if check_sentence(x, target)],
+        elif (rep := _repeat_fill([x for x in mains + extras + again + gen if check_sentence(x, target)
+                                   and not ANSWER_ZH.search(x.text)],
                                   b.word_min, b.word_max, lang)) is not None:
             # a shot longer than everything there is to say: whole sentences said again, never padding
             text, used = rep
@@ -425,6 +427,7 @@ class EmbeddedNarrator:
             state.used_points.update(p.facts)
         state.name_mentions += sum(1 for nm in {target.short, target.long} if nm and nm in text) and 1
         state.words |= content_words(text, lang)
+        state.stock |= {f for f in GENERIC_FILLERS[lang] if f in text}
         return text, prov
 
     def _fact_sentences(self, fact: str, target: Target, state: StoryState, label: str, names: Sequence[str], lm: CharLM,
