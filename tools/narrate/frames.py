@@ -61,7 +61,7 @@ def aspect_group(aspect: str) -> str:
 
 _ZH_NOUNISH = ("n", "nz", "ng", "nr", "ns", "nt", "vn", "an", "eng", "m", "q", "nrt", "nrfg", "b", "j", "f", "s")
 #: 折 and 减 are offers only as a discount ("8折", "立减30"), not in 可折叠 or 减脂; 送 not in 放送.
-_ZH_OFFER_VERB_RE = re.compile(r"(?<!放)送(?!礼)|立减|满减|减\d|直降|享|包邮|[\d一二三四五六七八九]折|折扣|打折|赠|省|领|抢|买|返|免")
+_ZH_OFFER_VERB_RE = re.compile(r"(?<!放)送(?!礼)|立减|满减|减\d|直降|享(?=[\d一二三四五六七八九十两]|折|优惠|受|价)|包邮|[\d一二三四五六七八九]折|折扣|打折|赠|省|领|抢|买|返|免")
 _ZH_OFFER_GAIN_RE = re.compile(r"(?<!放)送(?!礼)|立减|满减|减\d|直降|[\d一二三四五六七八九]折|折扣|享(?!受)|赠|免|返|券|元|优惠|包邮|红包|福利|礼|省")
 #: Verbs that need an object: a fact of this verb alone ("改善", "修护") leaves the sentence
 #: hanging ("给大家推荐…，改善又紧致").
@@ -89,7 +89,7 @@ _EASY_ZH = frozenset("易于 易 容易 便于 不易 好".split())
 #: A fact that is a fragment of a sentence, not a phrase: a question (是否支持宏), a time clause
 #: (轻轻按摩后), a hedge; no slot takes it.
 #: Listing fields and joined lists that sellers file as facts ("无服装版型信息", "好耐用·全棕内芯").
-_JUNK_ZH = re.compile(r"信息|参数|详情|尺码表|仅供参考|因人而异|以实物为准|图片|美颜|滤镜|实拍|https?:|www\.|\.com|\.cn|[·/|｜;；]")
+_JUNK_ZH = re.compile(r"信息|参数|详情|尺码表|仅供参考|因人而异|以实物为准|图片|美颜|滤镜|实拍|剪辑|修图|https?:|www\.|\.com|\.cn|[·/|｜;；]")
 _FRAGMENT_ZH = re.compile(r"是否|吗$|？|\?|[后时前]$|的话$|之后$|以后$|如果|可能")
 
 
@@ -160,8 +160,11 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     if group == "offer":
         if re.fullmatch(r"(赠品|赠礼|礼品|好礼|豪礼|大礼包|礼包|小样|中样|赠品\w{0,4})", point):
             return "np"  # a gift named, no verb: "还能赠品" is not Chinese, "还有赠品" is
-        if re.search(r"[送赠]$|送给", point):
-            return "x"  # "买就送", "买即赠": says that something is given, not what
+        if re.search(r"[送赠]$|送给", point) or head_kind(point) == "product":
+            return "x"  # "买就送", "舒达梦享88经典床垫": says that something is given, or names a product, not the deal
+        if _ZH_OFFER_VERB_RE.search(point) and not re.match(
+                r"(买|满|送|赠|领|享|立减|减|下单|加赠|加送|再送|还送|获得|得到|免|返|到手|直降|第二|拍|叠加|立享|低至|全场|限时|抢|包邮|[\d一二三四五六七八九十两])", point):
+            return "x"  # "前五名下单立减50%": "现在购买还能前五名…" needs the deal's own verb first
         if re.match(r"(获得|得到|加赠|赠送|再送|还送|送|领取|领)", point):
             return "vp"  # "获得两个同款散粉的迷你版": "现在购买还能获得…", never "还有获得…"
         if re.search(r"[中啦了]$|^[可能]|^送礼", point):
@@ -248,7 +251,7 @@ def _fact_class_en(point: str) -> str:
 
 def _compatible(slot_cls: str, fill_cls: str) -> bool:
     if slot_cls == fill_cls or (slot_cls == "np" and fill_cls.startswith("np_")) or (slot_cls in ("ap1", "apq") and fill_cls == "ap") \
-            or (slot_cls in ("ing", "mat", "matq", "tech", "aud", "crt", "design", "res", "gift") and fill_cls == "np") or slot_cls == "prob":
+            or (slot_cls in ("ing", "mat", "matq", "tech", "aud", "crt", "pass", "design", "res", "gift") and fill_cls == "np") or slot_cls == "prob":
         return True
     return {slot_cls, fill_cls} <= {"np_p", "np_m"}  # neither takes an article
 
@@ -367,9 +370,14 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
             p = "不" + p[1:]  # "它无刺眼" is not Chinese; "它不刺眼" is
         if language == "zh" and cls == "ap" and len(p) >= 3 and zh_pos(p[0]) in ("n", "ng") and zh_pos(p[1:]) in ("a", "v", "ad"):
             cls = "x"  # "水舒缓": a one-character noun glued to an adjective reads as a typo
+        if language == "zh" and cls == "ap":
+            toks = [t for t in tokens(p, "zh") if not is_punct(t)]
+            if re.match(r"(肌肤|皮肤|屏障|肌|头发|发丝|发质|头皮|脸|毛孔|唇|眼周|身体)", p) or head_kind(p) == "product" \
+                    or sum(zh_pos(t)[:1] == "n" for t in toks[:-1]) >= 2:
+                cls = "x"  # the skin, not the product, is what 强韧 / 水分充足 says; "三合一…素颜霜" names a product
         if language == "zh" and cls == "ap" and re.search(r"是", p):
             cls = "x"  # "客户说好才是真的好": a slogan, not how the product is ("它客户说好才是真的好")
-        if language == "zh" and cls == "ap" and g != "offer" and not re.match(r"[无不零免没易]|便于|容易", p):
+        if language == "zh" and cls == "ap" and g != "offer" and not re.match(r"[无不零免没易]|便于|容易", p) and not re.search(r"[不无没]", p):
             toks = [t for t in tokens(p, "zh") if not is_punct(t)]
             last = toks[-1] if toks else ""
             if zh_pos(last)[:1] in ("n", "e") and (usage is None or usage(last).get("ap", 0) == 0):
@@ -389,7 +397,7 @@ _REMEDY_ZH = re.compile(r"改善|减少|减轻|淡化|去|祛|防|抗|告别|不
 
 
 #: A problem said to be gone ("透气不闷热", "无油腻感", "告别干燥"): a benefit, never "你是否也有…的烦恼".
-_PROBLEM_SOLVED_ZH = re.compile(r"(不|无|零|告别|防|抗|远离|拒绝|没有)(" + _PROBLEM_ZH.pattern + ")")
+_PROBLEM_SOLVED_ZH = re.compile(r"(不|无|零|告别|防|抗|远离|拒绝|没有)(" + _PROBLEM_ZH.pattern + ")|无忧|不怕|不用怕|远离|告别")
 
 
 def _states_a_problem(point: str) -> bool:
@@ -782,13 +790,14 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (s.cls != "res" or _names_a_result(f.point))
                  and (s.cls != "aud" or head_kind(f.point) == "audience")
                  and (s.cls != "crt" or head_kind(f.point) == "cert")
+                 and (s.cls != "pass" or re.search(r"(认证|检测|测试|质检|鉴定|评级|考验|[A-Z]级)$", f.point))
                  and (s.cls != "tech" or head_kind(f.point) == "tech")
                  and (s.cls != "matq" or head_kind(f.point) in ("material", "tech"))
                  and (frame.template or language != "zh" or _corpus_slot_takes(s, f))
                  and (s.cls != "design" or bool(_DESIGN_ZH.search(f.point)))
                  and (s.cls != "res" or not _NOT_RESULT_ZH.search(f.point))
-                 and (s.cls != "gift" or not re.search(r"\d|元|价|折|活动|大促|进行", f.point))
-                 and (s.cls != "prob" or (bool(_PROBLEM_ZH.search(f.point) or _PROBLEM_ANY_ZH.search(f.point))
+                 and (s.cls != "gift" or not re.search(r"\d|元|价|折|活动|大促|进行|链接|点击", f.point))
+                 and (s.cls != "prob" or (f.cls != "x" and bool(_PROBLEM_ZH.search(f.point) or _PROBLEM_ANY_ZH.search(f.point))
                                           and not _PROBLEM_SOLVED_ZH.search(f.point)))
                  and (frame.template or src_sim >= FILL_SIM or _related(s.src, f.point, language))]
         cands.sort(key=lambda f: (f.point != required, rank.get(f.group, 99), -f.salience))
