@@ -148,7 +148,7 @@ def head_kind(point: str) -> str:
 _ATTR_NOUN_ZH = re.compile(r"(需求|[乳霜液膏露]|力|效果|指数|能力|体验|矩阵|需求|角度|意思|速度|口|程度|时间|方式|效率|搭档|标准|伞|器|机|值|量|度|感|性|型|率)$")
 #: One-character verbs that ad copy uses inside words (防晒, 控油): a fact starting with one is a
 #: verb phrase without a corpus count.
-_VERB_CHARS_ZH = frozenset("防 抗 去 祛 控 减 提 补 锁 护 养 美 亮 淡 紧 修 保 润 清 洁 除 灭 阻 增 促 改 舒 缓 收 遮 定 持 消 令 耐 有 免 晒 透 贴".split())
+_VERB_CHARS_ZH = frozenset("防 抗 去 祛 控 减 提 补 锁 护 养 美 亮 淡 紧 修 保 润 清 洁 除 灭 阻 增 促 改 舒 缓 收 遮 定 持 消 令 耐 免 晒 透 贴".split())
 
 
 @lru_cache(maxsize=16384)
@@ -160,7 +160,7 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     if group == "offer":
         if re.fullmatch(r"(赠品|赠礼|礼品|好礼|豪礼|大礼包|礼包|小样|中样|赠品\w{0,4})", point):
             return "np"  # a gift named, no verb: "还能赠品" is not Chinese, "还有赠品" is
-        if re.search(r"[送赠]$|送给", point) or head_kind(point) == "product":
+        if re.search(r"[送赠]$|送给|送[她他你您]|送的|[送赠]多", point) or head_kind(point) == "product":
             return "x"  # "买就送", "舒达梦享88经典床垫": says that something is given, or names a product, not the deal
         if _ZH_OFFER_VERB_RE.search(point) and not re.match(
                 r"(买|满|送|赠|领|享|立减|减|下单|加赠|加送|再送|还送|获得|得到|免|返|到手|直降|第二|拍|叠加|立享|低至|全场|限时|抢|包邮|[\d一二三四五六七八九十两])", point):
@@ -372,7 +372,7 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
             cls = "x"  # "水舒缓": a one-character noun glued to an adjective reads as a typo
         if language == "zh" and cls == "ap":
             toks = [t for t in tokens(p, "zh") if not is_punct(t)]
-            if re.match(r"(肌肤|皮肤|屏障|肌|头发|发丝|发质|头皮|脸|毛孔|唇|眼周|身体)", p) or head_kind(p) == "product" \
+            if re.match(r"(肌肤|皮肤|屏障|肌|头发|发丝|发质|头皮|脸|毛孔|唇|眼周|身体|水油|油脂|皮脂)", p) or head_kind(p) == "product" \
                     or sum(zh_pos(t)[:1] == "n" for t in toks[:-1]) >= 2:
                 cls = "x"  # the skin, not the product, is what 强韧 / 水分充足 says; "三合一…素颜霜" names a product
         if language == "zh" and cls == "ap" and re.search(r"是", p):
@@ -380,7 +380,8 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
         if language == "zh" and cls == "ap" and g != "offer" and not re.match(r"[无不零免没易]|便于|容易", p) and not re.search(r"[不无没]", p):
             toks = [t for t in tokens(p, "zh") if not is_punct(t)]
             last = toks[-1] if toks else ""
-            if zh_pos(last)[:1] in ("n", "e") and (usage is None or usage(last).get("ap", 0) == 0):
+            if (zh_pos(last)[:1] in ("n", "e") or (zh_pos(last) == "x" and re.fullmatch(r"[\u4e00-\u9fff]{2,}", last))) \
+                    and (usage is None or usage(last).get("ap", 0) == 0):
                 cls = "np"  # 自然妆效, 高定礼盒, 暗金色logo: a noun ends it ("而且它高定礼盒")
         # an offer's class comes from its words (送/减/享: a verb phrase), not from jieba: it is sure
         out.append(Fact(a, p, g, cls, s, sure or g == "offer"))
@@ -746,9 +747,11 @@ def _starts_with_verb(point: str) -> bool:
 
 
 def _names_a_result(point: str) -> bool:
-    """What 打造 may make: a noun, not a verb or an ability ("打造造型能力", "打造舒敏强韧护肤")."""
+    """What 打造 may make: a noun, not a verb phrase or an ability ("打造造型能力", "打造舒敏强韧护肤",
+    "打造消闭口")."""
     toks = [t for t in tokens(point, "zh") if not is_punct(t)]
-    return bool(toks) and zh_pos(toks[-1])[:1] == "n" and zh_pos(toks[-1]) != "vn" and not re.search(r"能力|护肤|护理|[力性度]$", point)
+    return bool(toks) and zh_pos(toks[-1])[:1] == "n" and zh_pos(toks[-1]) != "vn" and not re.search(r"能力|护肤|护理|[力性度]$", point) \
+        and zh_pos(toks[0]) != "v" and not (len(toks[0]) == 1 and toks[0] in _VERB_CHARS_ZH)
 
 
 def _corpus_slot_takes(slot: Slot, f: Fact) -> bool:
@@ -797,7 +800,7 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (s.cls != "design" or bool(_DESIGN_ZH.search(f.point)))
                  and (s.cls != "res" or not _NOT_RESULT_ZH.search(f.point))
                  and (s.cls != "gift" or not re.search(r"\d|元|价|折|活动|大促|进行|链接|点击", f.point))
-                 and (s.cls != "prob" or (f.cls != "x" and bool(_PROBLEM_ZH.search(f.point) or _PROBLEM_ANY_ZH.search(f.point))
+                 and (s.cls != "prob" or (f.cls != "x" and not re.match(r"(直击|针对|解决|对抗|改善|告别|击退)", f.point) and bool(_PROBLEM_ZH.search(f.point) or _PROBLEM_ANY_ZH.search(f.point))
                                           and not _PROBLEM_SOLVED_ZH.search(f.point)))
                  and (frame.template or src_sim >= FILL_SIM or _related(s.src, f.point, language))]
         cands.sort(key=lambda f: (f.point != required, rank.get(f.group, 99), -f.salience))
