@@ -66,7 +66,7 @@ _ZH_OFFER_GAIN_RE = re.compile(r"(?<!放)送(?!礼)|立减|满减|减\d|直降|[
 #: Verbs that need an object: a fact of this verb alone ("改善", "修护") leaves the sentence
 #: hanging ("给大家推荐…，改善又紧致").
 _TRANSITIVE_ZH = frozenset("""改善 修护 提升 淡化 减少 抵御 增强 促进 打造 保护 修复 调理 预防 去除 对抗 抑制 阻隔 帮助 解决 缓解
-告别 远离 击退 赶走 加速 提高 增加 降低 维持 保持 呵护 守护 激活 唤醒 焕活 重塑 拯救 调节 调整 控制 提供 保证 确保 实现 支持""".split())
+告别 远离 击退 赶走 加速 提高 增加 降低 维持 保持 呵护 守护 激活 唤醒 焕活 重塑 拯救 调节 调整 控制 提供 保证 确保 实现 支持 吸收""".split())
 
 
 #: zh words that end a noun phrase whatever comes before them (修护成分, 减震结构, 立体剪裁).
@@ -101,7 +101,7 @@ _FRAGMENT_ZH = re.compile(r"是否|吗$|？|\?|[后时前]$|的话$|之后$|以�
 #: fact with no head of a known kind is said only by slots that take any phrase.
 _INGREDIENT_ZH = re.compile(r"(提取物|精粹|精萃|植萃|精华|精油|成分|因子|衍生物|复合物|蛋白|肽|酶|[酸醇酯钠钾镁锌钙铜苷糖素脂]|"
                             r"[花叶根茎籽草藻果]油|籽|[花叶根茎草藻]|维[ABCEK]\d?|[A-Z]?维?[ABCEK]\d?|VC|VE|B3|B5|益生菌|乳酸菌|玻色因|"
-                            r"角鲨烷|角鲨烯|神经酰胺\w*|烟酰胺|胶原|精粹液|原液|(精|果|籽|花|树|椰|橄榄|荷荷巴|山茶|玫瑰|茶|米|杏仁|葵|芝麻|鱼|坚果|植物|乳木果)油)$")
+                            r"角鲨烷|角鲨烯|神经酰胺\w*|烟酰胺|胶原|精粹液|原液|咖啡豆|可可豆|[豆米麦]|茶叶|可可|果仁|燕麦|麦芽|蜂蜜|牛奶|奶粉|(精|果|籽|花|树|椰|橄榄|荷荷巴|山茶|玫瑰|茶|米|杏仁|葵|芝麻|鱼|坚果|植物|乳木果)油)$")
 _PRODUCT_END_ZH = re.compile(r"(精华[水乳液露霜]|[水乳液露霜膏]|眼霜|面霜|香水|面膜|粉底|口红|唇釉|气垫|床垫|笔记本|内衣|套装|礼盒|瓶)$")
 _MATERIAL_ZH = re.compile(r"(面料|材质|材料|用料|纤维|[棉麻丝绒毛革]|真皮|锦纶|氨纶|涤纶|莫代尔|天丝|乳胶|海绵|弹簧|[钢铜铝铁]|合金|塑料|"
                           r"硅胶|橡胶|实木|[木竹]|玻璃|陶瓷|[布纱网板]|网布|纱线|泡沫|山棕|椰棕|棕|内芯|PP|PPSU|ABS|EVA|TPU|PU|PC|PE)$",
@@ -130,6 +130,10 @@ def head_kind(point: str) -> str:
         return "product"  # "小黑瓶精华" is a product's nickname, not what it contains
     if re.fullmatch(r"\w{1,2}成分", p):
         return ""  # "直接成分", "染发成分", "天然成分": says no ingredient
+    if p.endswith("成分") and len(p) > 2:
+        before = [t for t in tokens(p[:-2], "zh") if not is_punct(t)]
+        if before and zh_pos(before[-1])[:1] in ("a", "v", "d"):
+            return ""  # "色调明亮成分", "温和清洁成分"? a quality, not an ingredient
     if _INGREDIENT_ZH.search(p) and not re.search(r"[感性度味色]$", p):
         return "ingredient"
     if _MATERIAL_ZH.search(p):
@@ -160,7 +164,8 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     if group == "offer":
         if re.fullmatch(r"(赠品|赠礼|礼品|好礼|豪礼|大礼包|礼包|小样|中样|赠品\w{0,4})", point):
             return "np"  # a gift named, no verb: "还能赠品" is not Chinese, "还有赠品" is
-        if re.search(r"[送赠]$|送给|送[她他你您]|送的|[送赠]多", point) or head_kind(point) == "product":
+        if re.search(r"[送赠]$|送给|送[她他你您]|送的|[送赠]多|送(女友|男友|女朋友|男朋友|妈妈|爸爸|老婆|老公|朋友|闺蜜|长辈|孩子|礼)", point) \
+                or head_kind(point) == "product":
             return "x"  # "买就送", "舒达梦享88经典床垫": says that something is given, or names a product, not the deal
         if _ZH_OFFER_VERB_RE.search(point) and not re.match(
                 r"(买|满|送|赠|领|享|立减|减|下单|加赠|加送|再送|还送|获得|得到|免|返|到手|直降|第二|拍|叠加|立享|低至|全场|限时|抢|包邮|[\d一二三四五六七八九十两])", point):
@@ -268,7 +273,7 @@ class Fact:
     sure: bool = True  # the class is certain (usage seen in copy, or a clear phrase structure)
 
 
-_SHOPPING_RE = re.compile(r"抽奖|点击|链接|直播间|购|赠|下单|优惠|价|抢|包邮|折|领券|福利|享(?!受)|红包|券|立减|满减|积分|兑|好礼|\bbuy\b|\bfree shipping\b|\boff\b|\bdeal\b", re.I)
+_SHOPPING_RE = re.compile(r"抽奖|点击|链接|直播间|购|赠|下单|优惠|价|抢|包邮|折|领券|福利|享(?=[\d一二三四五六七八九十两]|折|优惠|价|福利|好礼)|红包|券|立减|满减|积分|兑|好礼|\bbuy\b|\bfree shipping\b|\boff\b|\bdeal\b", re.I)
 _EN_MATERIAL_RE = re.compile(r"\b(nylon|cotton|polyester|spandex|elastane|lycra|leather|mesh|wool|merino|fleece|foam|rubber|steel|"
                              r"aluminium|aluminum|silk|denim|canvas|linen|cashmere|bamboo|down|beans?|fabric|organic)\b", re.I)
 
@@ -375,6 +380,8 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
             if re.match(r"(肌肤|皮肤|屏障|肌|头发|发丝|发质|头皮|脸|毛孔|唇|眼周|身体|水油|油脂|皮脂)", p) or head_kind(p) == "product" \
                     or sum(zh_pos(t)[:1] == "n" for t in toks[:-1]) >= 2:
                 cls = "x"  # the skin, not the product, is what 强韧 / 水分充足 says; "三合一…素颜霜" names a product
+        if language == "zh" and cls == "ap" and re.match(r"(感到|感觉|让|使|令)", p):
+            cls = "x"  # "感到肌肤柔嫩": someone's feeling, not how the product is ("这款…，感到肌肤柔嫩")
         if language == "zh" and cls == "ap" and re.search(r"是", p):
             cls = "x"  # "客户说好才是真的好": a slogan, not how the product is ("它客户说好才是真的好")
         if language == "zh" and cls == "ap" and g != "offer" and not re.match(r"[无不零免没易]|便于|容易", p) and not re.search(r"[不无没]", p):
@@ -741,8 +748,11 @@ def _shares_word(a: str, b: str) -> bool:
 
 
 def _starts_with_verb(point: str) -> bool:
-    """"软化角质蛋白", "萃取天然植物成分": a verb phrase, not an ingredient or a material."""
+    """"软化角质蛋白", "萃取天然植物成分", "配合特殊柔性网EX技术": a verb phrase, not an ingredient, a
+    material or a technique ("采用配合…" stacks two verbs)."""
     toks = [t for t in tokens(point, "zh") if not is_punct(t)]
+    if re.match(r"(配合|采用|使用|运用|搭配|结合|通过|利用|加入|添加|含有)", point):
+        return True
     return len(toks) >= 2 and zh_pos(toks[0]) == "v" and head_kind(point) != "tech"
 
 
@@ -751,7 +761,28 @@ def _names_a_result(point: str) -> bool:
     "打造消闭口")."""
     toks = [t for t in tokens(point, "zh") if not is_punct(t)]
     return bool(toks) and zh_pos(toks[-1])[:1] == "n" and zh_pos(toks[-1]) != "vn" and not re.search(r"能力|护肤|护理|[力性度]$", point) \
-        and zh_pos(toks[0]) != "v" and not (len(toks[0]) == 1 and toks[0] in _VERB_CHARS_ZH)
+        and not any(zh_pos(t) == "v" for t in toks) and not (len(toks[0]) == 1 and toks[0] in _VERB_CHARS_ZH) \
+        and not re.search(r"高度|程度", point)
+
+
+@lru_cache(maxsize=1)
+def _en_lower_words() -> frozenset[str]:
+    """Words the English corpus and templates write in lower case inside a sentence."""
+    from tools.narrate.corpus import default_corpus
+    from tools.narrate.templates import GENERIC_SENTENCES, TEMPLATES
+
+    texts = [ln.text for ln in default_corpus("en").lines] + GENERIC_SENTENCES["en"] + [t for ts in TEMPLATES["en"].values() for t in ts]
+    out: set[str] = set()
+    for t in texts:
+        for m in re.finditer(r"(?<=[a-z,;:] )([a-z][a-z\-]+)", t):
+            out.add(m.group(1))
+    return frozenset(out | set(EN_FUNCTION_WORDS))
+
+
+def _en_common_word(word: str) -> bool:
+    """Whether an English fact's first word is a common word (lower-cased mid-sentence), not a
+    proper noun ("Yunnan", "Merino" keep their capital)."""
+    return word.lower() in _en_lower_words()
 
 
 def _corpus_slot_takes(slot: Slot, f: Fact) -> bool:
@@ -763,7 +794,7 @@ def _corpus_slot_takes(slot: Slot, f: Fact) -> bool:
     if slot.cls in ("vp", "ap", "event", "num", "res") or f.group == "pain":
         return True
     k = head_kind(slot.src)
-    return bool(k) and head_kind(f.point) == k
+    return bool(k) and k != "product" and head_kind(f.point) == k  # a product's nickname makes odd claims ("原来是水动力爆水瓶")
 
 
 def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Sequence[str], language: Language,
@@ -799,8 +830,8 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (frame.template or language != "zh" or _corpus_slot_takes(s, f))
                  and (s.cls != "design" or bool(_DESIGN_ZH.search(f.point)))
                  and (s.cls != "res" or not _NOT_RESULT_ZH.search(f.point))
-                 and (s.cls != "gift" or not re.search(r"\d|元|价|折|活动|大促|进行|链接|点击", f.point))
-                 and (s.cls != "prob" or (f.cls != "x" and not re.match(r"(直击|针对|解决|对抗|改善|告别|击退)", f.point) and bool(_PROBLEM_ZH.search(f.point) or _PROBLEM_ANY_ZH.search(f.point))
+                 and (s.cls != "gift" or not re.search(r"\d|元|价|折|活动|大促|进行|链接|点击|购物车", f.point))
+                 and (s.cls != "prob" or (f.cls != "x" and not re.match(r"(直击|针对|解决|对抗|改善|告别|击退|抵御|预防|防止|减少|淡化|修护|修复|舒缓|缓解|远离)", f.point) and bool(_PROBLEM_ZH.search(f.point) or _PROBLEM_ANY_ZH.search(f.point))
                                           and not _PROBLEM_SOLVED_ZH.search(f.point)))
                  and (frame.template or src_sim >= FILL_SIM or _related(s.src, f.point, language))]
         cands.sort(key=lambda f: (f.point != required, rank.get(f.group, 99), -f.salience))
@@ -870,8 +901,10 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                 f = chosen[k]
                 k += 1
                 val = f.point
+                if language == "en" and val[:2].isalpha() and not val[:2].isupper() and val[1:2].islower() \
+                        and _en_common_word(re.match(r"[A-Za-z]+", val).group(0)):
+                    val = val[0].lower() + val[1:]  # "Water resistant nylon" → "…made from water resistant nylon"; "Yunnan" stays
                 if language == "en":
-                    val = val[0].lower() + val[1:] if val[:2].isalpha() and not val[:2].isupper() and val[1:2].islower() else val
                     if p.article and f.cls == "np_s":
                         val = _article(val)
                 text_parts.append(val)
