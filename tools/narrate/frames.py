@@ -164,7 +164,7 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     if group == "offer":
         if re.fullmatch(r"(赠品|赠礼|礼品|好礼|豪礼|大礼包|礼包|小样|中样|赠品\w{0,4})", point):
             return "np"  # a gift named, no verb: "还能赠品" is not Chinese, "还有赠品" is
-        if re.search(r"[送赠]$|送给|送[她他你您]|送的|[送赠]多|送(女友|男友|女朋友|男朋友|妈妈|爸爸|老婆|老公|朋友|闺蜜|长辈|孩子|礼)", point) \
+        if re.search(r"[送赠]$|送给|送[她他你您]|送的|[送赠]多|送(女友|男友|女朋友|男朋友|妈妈|爸爸|老婆|老公|朋友|闺蜜|长辈|孩子|礼|色号)|至高享\d+$|享\d$", point) \
                 or head_kind(point) == "product":
             return "x"  # "买就送", "舒达梦享88经典床垫": says that something is given, or names a product, not the deal
         if _ZH_OFFER_VERB_RE.search(point) and not re.match(
@@ -256,7 +256,7 @@ def _fact_class_en(point: str) -> str:
 
 def _compatible(slot_cls: str, fill_cls: str) -> bool:
     if slot_cls == fill_cls or (slot_cls == "np" and fill_cls.startswith("np_")) or (slot_cls in ("ap1", "apq") and fill_cls == "ap") \
-            or (slot_cls in ("ing", "mat", "matq", "tech", "aud", "crt", "pass", "design", "res", "gift") and fill_cls == "np") or slot_cls == "prob":
+            or (slot_cls in ("ing", "mat", "matq", "tech", "aud", "crt", "pass", "design", "res", "gift") and fill_cls == "np") or slot_cls == "probn" or slot_cls == "prob":
         return True
     return {slot_cls, fill_cls} <= {"np_p", "np_m"}  # neither takes an article
 
@@ -761,7 +761,7 @@ def _names_a_result(point: str) -> bool:
     "打造消闭口")."""
     toks = [t for t in tokens(point, "zh") if not is_punct(t)]
     return bool(toks) and zh_pos(toks[-1])[:1] == "n" and zh_pos(toks[-1]) != "vn" and not re.search(r"能力|护肤|护理|[力性度]$", point) \
-        and not any(zh_pos(t) == "v" for t in toks) and not (len(toks[0]) == 1 and toks[0] in _VERB_CHARS_ZH) \
+        and not any(zh_pos(t) == "v" or zh_pos(t)[:1] == "d" for t in toks) and not (len(toks[0]) == 1 and toks[0] in _VERB_CHARS_ZH) \
         and not re.search(r"高度|程度", point)
 
 
@@ -830,8 +830,9 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (frame.template or language != "zh" or _corpus_slot_takes(s, f))
                  and (s.cls != "design" or bool(_DESIGN_ZH.search(f.point)))
                  and (s.cls != "res" or not _NOT_RESULT_ZH.search(f.point))
-                 and (s.cls != "gift" or not re.search(r"\d|元|价|折|活动|大促|进行|链接|点击|购物车", f.point))
-                 and (s.cls != "prob" or (f.cls != "x" and not re.match(r"(直击|针对|解决|对抗|改善|告别|击退|抵御|预防|防止|减少|淡化|修护|修复|舒缓|缓解|远离)", f.point) and bool(_PROBLEM_ZH.search(f.point) or _PROBLEM_ANY_ZH.search(f.point))
+                 and (s.cls != "gift" or (head_kind(f.point) == "gift" and not re.search(r"\d|元|价|折|活动|大促|进行|链接|点击|购物车", f.point)))
+                 and (s.cls != "probn" or not re.match(r"(容易|易|总|会|不|经常|老是)", f.point))
+                 and (s.cls not in ("prob", "probn") or (f.cls != "x" and not re.match(r"(直击|针对|解决|对抗|改善|告别|击退|抵御|预防|防止|减少|淡化|修护|修复|舒缓|缓解|远离)", f.point) and bool(_PROBLEM_ZH.search(f.point) or _PROBLEM_ANY_ZH.search(f.point))
                                           and not _PROBLEM_SOLVED_ZH.search(f.point)))
                  and (frame.template or src_sim >= FILL_SIM or _related(s.src, f.point, language))]
         cands.sort(key=lambda f: (f.point != required, rank.get(f.group, 99), -f.salience))

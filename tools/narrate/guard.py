@@ -231,7 +231,7 @@ def slot_errors(fills: Sequence[tuple[str, str]]) -> list[str]:
     """(slot class, class of the phrase put in it) pairs that disagree: a verb slot never holds a
     noun ("它能做到这么高效的同时，牙龈还超级快" from "…，吸收还超级快")."""
     def ok(slot: str, fill: str) -> bool:
-        return (slot == fill or slot in ("", "item") or (slot == "np" and fill.startswith("np")) or (slot in ("ap1", "apq") and fill == "ap") or (slot in ("ing", "mat", "matq", "tech", "aud", "crt", "pass", "design", "res", "gift") and fill == "np") or slot == "prob"
+        return (slot == fill or slot in ("", "item") or (slot == "np" and fill.startswith("np")) or (slot in ("ap1", "apq") and fill == "ap") or (slot in ("ing", "mat", "matq", "tech", "aud", "crt", "pass", "design", "res", "gift") and fill == "np") or slot in ("prob", "probn")
                 or {slot, fill} <= {"np_p", "np_m"})
 
     return [f"{fill} phrase in a {slot} slot" for slot, fill in fills if not ok(slot, fill)]

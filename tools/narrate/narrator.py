@@ -463,17 +463,19 @@ def _repeat_fill(pool: Sequence[Sentence], lo: int, hi: int, language: Language)
     parts: list[Sentence] = []
     total = 0
     said: set[str] = set()
+    named = False
     for p in pool:
         if total >= lo:
             break
-        if set(p.facts) & said:
-            continue  # one fact once per line ("它能美白。…今天给大家推荐…，它能美白。" is a loop, not a line)
+        if set(p.facts) & said or (p.names and named):
+            continue  # one fact, and one naming, per line ("它能美白。…它能美白。", "推荐这款X。这就是X。")
         if total + p.length <= hi - shortest or lo <= total + p.length <= hi:
             parts.append(p)
             total += p.length
             said |= set(p.facts)
-    # what is said again is what states no fact (fact-free sentences), unless nothing else fits
-    pool = [p for p in pool if not p.facts] or pool
+            named = named or bool(p.names)
+    # what is said again is what states no fact nor name (fact-free sentences), unless nothing else fits
+    pool = [p for p in pool if not p.facts and not p.names] or pool
     lengths = sorted({p.length for p in pool})
     combo: dict[int, list[int]] = {0: []}
     for t in range(1, hi - total + 1):

@@ -44,7 +44,7 @@ TEMPLATES: dict[str, dict[str, list[str]]] = {
                  "最近一直在用{name}，真的很不错。", "今天给大家推荐{name}，它能{fact:benefit:vp}。",
                  "今天要推荐的是{name}，{fact:texture:ap}，真的很不错。", "这款{name}，{fact:benefit:ap}，很不错。",
                  "{name}，真心推荐！", "推荐这款{name}。", "{name}，{fact:benefit:vp}。", "这就是{name}。"],
-        "痛点铺垫": ["你是否也有{fact:pain:prob}的烦恼？", "很多人都有{fact:pain:prob}的困扰。", "是不是总被{fact:pain:prob}困扰？",
+        "痛点铺垫": ["你是否也有{fact:pain:prob}的烦恼？", "很多人都有{fact:pain:prob}的困扰。", "是不是总被{fact:pain:probn}困扰？",
                  "别担心，今天就来帮你解决。", "其实解决起来并不难。"],
         "引导购买": ["现在下单，{fact:offer:vp}。", "趁着{fact:offer:event}，赶紧下单吧！", "现在购买还能{fact:offer:vp}，千万别错过！",
                  "{fact:offer:event}正在进行中，喜欢的话赶紧下单吧！", "现在下单，还有{fact:offer:gift}。", "喜欢的话赶紧下单吧！", "点击下方链接，马上带回家吧！",
