@@ -80,7 +80,7 @@ __all__ = [
 TOP_FRAMES = 80
 PRIOR_SIM = 2.0  # prior weight of the source product's similarity to this one (character n-gram TF-IDF cosine)
 PRIOR_POS = 0.6  # prior cost per unit of relative-position distance between the source clip and this one
-PRIOR_USER = 200.0  # the user's own copy is said whenever it fits (it outweighs facts, naming, everything)
+PRIOR_USER = 1000.0  # the user's own copy is said whenever it fits (it outweighs facts, naming, everything)
 PRIOR_LABEL = 0.5  # prior bonus of a frame whose label is exactly the beat's (not only one part of it)
 #: Name the product by its fuller name (brand + series + category noun) wherever it is named, not
 #: only where it is introduced (tuned on dev.json: off, CIDEr-D 20.9 vs 20.2 on, less repetition).
