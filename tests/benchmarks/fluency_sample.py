@@ -11,9 +11,10 @@ each id is in ``key.json``. Each rater reads ``sample.tsv`` alone and writes ``r
 (id, ``y`` / ``n``: "a person would say this in an ad", a note for every ``n``), then ``score``
 reports the yes-rate per source and rater, the share every rater accepted and the agreement.
 
-The committed sample (seed 31) was rated by two raters who saw only ``sample.tsv``. The narrator
-was tuned on dev.json by reading lines of other seeds; the sampled products are dev products too,
-so the rate is a development number, not a held-out one.
+The committed samples (``fluency/``: seed 107; ``fluency/seed109/``: seed 109, ``--dir`` to score
+it) were made with the same code and each rated by two raters who saw only ``sample.tsv``. The
+narrator was tuned on dev.json by reading the rejected lines of earlier seeds (26–103); the
+sampled products are dev products too, so the rate is a development number, not a held-out one.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ HERE = Path(__file__).resolve().parent / "fluency"
 EN_STORY = [("产品推荐", 6, 12), ("痛点铺垫", 5, 11), ("质地/成分/材质", 6, 12), ("产品功效", 9, 15), ("引导购买", 5, 11)]
 
 
-def make(esync: str, seed: int) -> None:
+def make(esync: str, seed: int, here: Path = HERE) -> None:
     from tools.core.models import ProductInfo
     from tools.narrate.corpus import default_corpus
     from tools.narrate.narrator import EmbeddedNarrator, NarrateInput, NarrationBeat, narrate_storyline
@@ -60,19 +61,19 @@ def make(esync: str, seed: int) -> None:
     rng.shuffle(items)
     for i, it in enumerate(items, 1):
         it["id"] = f"L{i:03d}"
-    HERE.mkdir(parents=True, exist_ok=True)
-    (HERE / "sample.tsv").write_text("id\tline\n" + "".join(f"{it['id']}\t{it['text']}\n" for it in items), encoding="utf-8")
-    (HERE / "key.json").write_text(json.dumps({"seed": seed, "items": items}, ensure_ascii=False, indent=1), encoding="utf-8")
-    print(f"wrote {len(items)} lines to {HERE / 'sample.tsv'} (sources in key.json)")
+    here.mkdir(parents=True, exist_ok=True)
+    (here / "sample.tsv").write_text("id\tline\n" + "".join(f"{it['id']}\t{it['text']}\n" for it in items), encoding="utf-8")
+    (here / "key.json").write_text(json.dumps({"seed": seed, "items": items}, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(f"wrote {len(items)} lines to {here / 'sample.tsv'} (sources in key.json)")
 
 
-def score() -> dict[str, dict[str, dict[str, float]]]:
+def score(here: Path = HERE) -> dict[str, dict[str, dict[str, float]]]:
     """Yes-rate per source for every rater (``ratings*.tsv``: one file per rater) and the share
     of lines every rater accepted."""
-    key = json.loads((HERE / "key.json").read_text(encoding="utf-8"))
+    key = json.loads((here / "key.json").read_text(encoding="utf-8"))
     src = {it["id"]: it["source"] for it in key["items"]}
     raters: dict[str, dict[str, bool]] = {}
-    for path in sorted(HERE.glob("ratings*.tsv")):
+    for path in sorted(here.glob("ratings*.tsv")):
         ratings = {}
         for row in path.read_text(encoding="utf-8").splitlines()[1:]:
             if row.strip():
@@ -101,11 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("cmd", choices=["make", "score"])
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--esync", default=str(ROOT.parent / "shared/data/esync/dev.json"))
+    ap.add_argument("--dir", default=str(HERE), help="folder of sample.tsv, key.json and ratings*.tsv")
     a = ap.parse_args(argv)
     if a.cmd == "make":
-        make(a.esync, a.seed)
+        make(a.esync, a.seed, Path(a.dir))
     else:
-        score()
+        score(Path(a.dir))
     return 0
 
 
