@@ -767,11 +767,10 @@ def _names_a_result(point: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _en_lower_words() -> frozenset[str]:
-    """Words the English corpus and templates write in lower case inside a sentence."""
+    """Words the English corpus (real product copy) writes in lower case inside a sentence."""
     from tools.narrate.corpus import default_corpus
-    from tools.narrate.templates import GENERIC_SENTENCES, TEMPLATES
 
-    texts = [ln.text for ln in default_corpus("en").lines] + GENERIC_SENTENCES["en"] + [t for ts in TEMPLATES["en"].values() for t in ts]
+    texts = [ln.text for ln in default_corpus("en").lines]
     out: set[str] = set()
     for t in texts:
         for m in re.finditer(r"(?<=[a-z,;:] )([a-z][a-z\-]+)", t):
