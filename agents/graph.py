@@ -17,8 +17,10 @@ bookkeeping (job.json, checkpoints) lives in ``agents.planner``.
 
 from __future__ import annotations
 
+import contextvars
 import shutil
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
@@ -270,21 +272,38 @@ def build_graph(ws: Workspace, deps: Deps, warn: Recorder, checkpointer: Any = N
     def score(st: PlanState) -> dict[str, Any]:
         """Near-duplicates out, scores in (``select_materials``); printed text read and relevance to the
         product rated (``read_text_boxes``, ``rate_relevance``); clips split into shots."""
-        sel = call(select_materials, {"workspace": str(ws.root), "product_id": st["product_id"], "materials": st["materials"],
-                                      "keep_order": bool(_spec(st).emphasis), "hero_id": st.get("hero_id")})
-        notes = list(sel.notes)
-        mats = list(sel.materials)
-        texts: dict[str, str] = {}
-        # printed text of the photos a storyline can use: the best-scored first (and the hero); the
-        # rest of a large library is read when a render uses it (its cache is per photo)
-        # (a near-duplicate is read too: the copy with a selling point printed on it beats its twin)
-        photos = sorted(({"id": m.id, "path": m.path} for m in mats if m.kind == "image"),
-                        key=lambda p: (p["id"] != st.get("hero_id"), p["id"] in sel.left_out))[:OCR_EAGER_PHOTOS]
-        if photos and get_settings().subtitle_ocr:
+        every_photo = [{"id": m.id, "path": m.path} for m in _materials(st) if m.kind == "image"]
+        ocr_on = bool(every_photo) and get_settings().subtitle_ocr
+
+        def read_texts(photos: list[dict[str, str]]) -> tuple[dict[str, str], str | None]:
             try:
-                texts = call(read_text_boxes, {"workspace": str(ws.root), "photos": photos}).texts
+                return call(read_text_boxes, {"workspace": str(ws.root), "photos": photos}).texts, None
             except AdReelError as e:  # no OCR engine: relevance from names and pictures only
-                notes.append(note(st, f"printed text not read ({e})"))
+                return {}, f"printed text not read ({e})"
+
+        with ThreadPoolExecutor(1) as side:
+            # when every photo is read anyway (a library up to OCR_EAGER_PHOTOS), the printed text is
+            # read while the photos are scored: OCR's pool and the scoring share the cores instead of
+            # taking turns (the texts do not depend on the scores; nothing reads them before relevance)
+            early = side.submit(contextvars.copy_context().run, read_texts, every_photo) \
+                if ocr_on and len(every_photo) <= OCR_EAGER_PHOTOS else None
+            sel = call(select_materials, {"workspace": str(ws.root), "product_id": st["product_id"], "materials": st["materials"],
+                                          "keep_order": bool(_spec(st).emphasis), "hero_id": st.get("hero_id")})
+            notes = list(sel.notes)
+            mats = list(sel.materials)
+            texts: dict[str, str] = {}
+            why_not = None
+            if early is not None:
+                texts, why_not = early.result()
+            elif ocr_on:
+                # a large library: the printed text of the photos a storyline can use, the best-scored
+                # first (and the hero); the rest is read when a render uses it (its cache is per photo)
+                # (a near-duplicate is read too: the copy with a selling point printed on it beats its twin)
+                photos = sorted(({"id": m.id, "path": m.path} for m in mats if m.kind == "image"),
+                                key=lambda p: (p["id"] != st.get("hero_id"), p["id"] in sel.left_out))[:OCR_EAGER_PHOTOS]
+                texts, why_not = read_texts(photos)
+        if why_not:
+            notes.append(note(st, why_not))
         mats = [m.model_copy(update={"ocr_text": texts.get(m.id, m.ocr_text)}) for m in mats]
         clips = [{"id": m.id, "path": m.path} for m in mats if m.kind == "video"]
         shots: dict[str, list[tuple[float, float]]] = {}

@@ -32,6 +32,7 @@ from tools.core.errors import AdReelError, ToolInputError
 from tools.core.models import BriefSpec, Job, JobArtifacts, Timeline
 from tools.core.settings import get_settings
 from tools.core.workspace import Workspace
+from tools.understand.product import load_product
 
 Log = Callable[[str], None]
 
@@ -160,8 +161,12 @@ class Planner:
         check_out_path(req, self.ws.root)
         job_id = job_id or self.ws.new_job_id()
         self.ws.save_job(Job(id=job_id, product_id="pending"))
-        if _has_photos(req.materials_dir):
-            self.deps.prefetch()  # the retrieve step (photos only) needs the text model: it loads while ingest works
+        try:
+            product = load_product(req.product_path)
+        except (AdReelError, OSError, ValueError):
+            product = None  # a bad facts file is the brief step's to report
+        # the retrieve step (photos only) needs the text model, the draft step the narrator: they load while ingest works
+        self.deps.prefetch(text_model=_has_photos(req.materials_dir), product=product)
         self._invoke({"job_id": job_id, "request": req.model_dump(), "auto_approve": auto_approve, "notes": [], "steps_done": []}, job_id)
         return job_id
 

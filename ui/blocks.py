@@ -4,7 +4,9 @@ explanation image, downloads, and chat edits.
 
 Each browser session has its own upload folder and job inside the workspace; uploaded files are
 copied under sanitised names (never used as given). Jobs run in a thread while the page shows the
-step and an estimate (``ui.progress``); the storyboard logic lives in ``ui.storyboard``. Endpoints
+step and an estimate (``ui.progress``); the video is shown as soon as it is rendered, and the GIF
+thumbnail and the explanation, which the planner makes after it in the background, when each is
+ready. The storyboard logic lives in ``ui.storyboard``. Endpoints
 are named (``start``, ``approve``, ``chat``) so ``gradio_client`` can drive them; ``approve`` takes
 the storyboard that ``start`` returned, edited or not.
 """
@@ -53,8 +55,12 @@ MAX_FILE_MB = 500
 HELP = ("Edits I understand: 'shorter', 'make it 10 s', 'square version', 'put the texture shot first', "
         "'make line 2 a call to action', 'calmer music', 'undo' (and the same in Chinese: 缩短, 方形, 第2句改成引导购买, 撤销 …).")
 PLAN_STEPS = STEPS[: STEPS.index("review")]
-MAKE_STEPS = STEPS[STEPS.index("review"):]
-EDIT_STEPS = STEPS[STEPS.index("storyline"):]
+#: The steps a run waits for: up to the video. The GIF thumbnail and the explanation (EXTRAS) are
+#: made after it in the background and appear when each is ready, so they never delay the video.
+MAKE_STEPS = STEPS[STEPS.index("review"): STEPS.index("render") + 1]
+EDIT_STEPS = STEPS[STEPS.index("storyline"): STEPS.index("render") + 1]
+#: Output component per extra step, and the job artifact it shows.
+EXTRA_OUTPUTS = {"thumbnail": ("thumbnail_gif", "gif"), "explain": ("explanation_png", "expl")}
 
 DURATIONS = [("from brief", "auto"), *((f"{d} s", str(d)) for d in (6, 10, 15, 20, 30, 45, 60))]
 ASPECTS = [("from brief", "auto"), ("9:16 vertical", "9:16"), ("1:1 square", "1:1"), ("16:9 horizontal", "16:9")]
@@ -228,7 +234,7 @@ def build_ui(ws: Workspace) -> gr.Blocks:
                 s = get_settings()
                 deps = replace(deps, speech=SpeechChoice("piper", voices=tuple(x.strip() for x in s.tts_voice.split(",") if x.strip())
                                                          if s.tts == "piper" else ()) if v == "piper" else SpeechChoice("espeak"))
-            planners[v] = Planner(ws, deps=deps)
+            planners[v] = Planner(ws, deps=deps, extras_in_background=True)  # the video first, then the GIF and the explanation
         return planners[v]
 
     def new_session(session: dict | None) -> dict:
@@ -307,7 +313,7 @@ def build_ui(ws: Workspace) -> gr.Blocks:
             yield from _watched(pl, job_id, work, MAKE_STEPS, "Making the video", history, session)
             history.append({"role": "assistant", "content": f"Done: version {pl.timeline(job_id).version} is ready. {HELP}"
                             + "".join(f"\n- {w}" for w in ws.load_job(job_id).warnings)})
-            yield out(history, session, done_html(f"Video ready (version {pl.timeline(job_id).version})."), view(pl, job_id, "done"))
+            yield from _extras_when_ready(pl, job_id, history, session)
         except Exception as e:  # noqa: BLE001 - every failure becomes a chat message, never a traceback
             history.append({"role": "assistant", "content": say(e)})
             yield out(history, session, "")
@@ -331,6 +337,38 @@ def build_ui(ws: Workspace) -> gr.Blocks:
                         v["results"] = gr.Column(visible=True)
             yield out(history, session, progress_html(w, steps, title), v)
 
+    def _extras_when_ready(pl: Planner, job_id: str, history: list[dict], session: dict) -> Iterator[tuple]:
+        """After the video: the page shows it at once, then the GIF thumbnail and the explanation as
+        each is made (the planner makes them in the background), then the whole result."""
+        version = pl.timeline(job_id).version
+        warned = len(ws.load_job(job_id).warnings)  # the run's own warnings are already in the chat
+        shown: set[str] = set()
+        first = True
+        while True:
+            finished = pl.wait_extras(job_id, timeout=0.0 if first else 0.7)
+            steps = ws.load_job(job_id).steps_done
+            since = len(steps) - steps[::-1].index("render") if "render" in steps else len(steps)  # after this run's render
+            files = files_of(ws, pl.state(job_id))
+            v: dict[str, Any] = view(pl, job_id, "done") if first else {}
+            for step, (key, comp) in EXTRA_OUTPUTS.items():
+                if comp in shown:
+                    continue
+                if step in steps[since:] and files[key]:
+                    v[comp] = files[key]
+                    shown.add(comp)
+                elif first:
+                    v[comp] = None  # an earlier version's GIF or explanation is not this video's
+            if finished:
+                break
+            if v:
+                yield out(history, session, done_html(f"Video ready (version {version}); making the GIF thumbnail and the explanation…")
+                          if first else skip(), v)
+            first = False
+        late = ws.load_job(job_id).warnings[warned:]  # a GIF or an explanation that could not be made says why
+        if late:
+            history.append({"role": "assistant", "content": "\n".join(f"- {w}" for w in late)})
+        yield out(history, session, done_html(f"Video ready (version {version})."), view(pl, job_id, "done"))
+
     def chat(message: str, history: list[dict], session: dict | None) -> Iterator[tuple]:
         history = [*(history or []), {"role": "user", "content": message}]
         session = new_session(session)
@@ -353,7 +391,7 @@ def build_ui(ws: Workspace) -> gr.Blocks:
             reply = box.get("reply", "")
             reply += f" (version {pl.timeline(job_id).version})" if "did not recognise" not in reply else " " + HELP
             history.append({"role": "assistant", "content": reply})
-            yield out(history, session, done_html(f"Video ready (version {pl.timeline(job_id).version})."), view(pl, job_id, "done"))
+            yield from _extras_when_ready(pl, job_id, history, session)
         except Exception as e:  # noqa: BLE001 - every failure becomes a chat message, never a traceback
             history.append({"role": "assistant", "content": say(e)})
             yield out(history, session, "")

@@ -89,7 +89,8 @@ def record(bundle: Path, resolutions: list[int], with_ffmpeg: bool = True) -> No
             tl = br.timeline(ws, 12, 2.5, res)
             cues = [c.model_copy(update={"text": engine.drawable_text(c.text, font)}) for c in tl.subtitles]
             tl = tl.model_copy(update={"subtitles": [c for c in cues if c.text]})
-            cache = SegmentCache(tmp / f"cache{res}", 21, engine.choose_encoding("final")["preset"], tl.render.fps)
+            enc = engine.choose_encoding("final")
+            cache = SegmentCache(tmp / f"cache{res}", 21, str(enc["preset"]), tl.render.fps, x264_params=str(enc["x264_params"]))
             shots = engine._plan(tl, ws, 0.4, {}, cache.root)
             placements = engine.place_subtitles(tl, shots, {})
             jobs = engine._segments(shots, tl, placements, font, cache)
@@ -177,7 +178,8 @@ def _run_job(exe: str, bundle: Path, work: Path, enc: dict[str, object], job: di
     args = [str(inputs / a[1:]) if a.startswith("@") else a for a in job["inputs"]]  # type: ignore[union-attr]
     fps = int(enc["fps"])  # type: ignore[arg-type]
     cmd = [exe, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *args, *script, "graph.txt", "-map", "[vout]",
-           "-frames:v", str(job["frames"]), "-c:v", "libx264", "-preset", str(enc["preset"]), "-crf", str(enc["crf"]), "-pix_fmt", "yuv420p",
+           "-frames:v", str(job["frames"]), "-c:v", "libx264", "-preset", str(enc["preset"]),
+           *(["-x264-params", str(enc["x264_params"])] if enc.get("x264_params") else []), "-crf", str(enc["crf"]), "-pix_fmt", "yuv420p",
            "-threads", str(threads), "-r", str(fps), "-video_track_timescale", str(fps * 512), "-an", "-movflags", "+faststart", "seg.mp4"]
     if job.get("cover"):
         cmd += ["-map", "[cov]", "-frames:v", "1", "-q:v", "2", "cover.jpg"]

@@ -111,7 +111,7 @@ def test_browser_storyboard_flow(chromium: str, app_url: str, shots_dir: Path, _
         _shoot(page, shots_dir, "3-edited", focus="#strip")
 
         page.locator("#approve").click()
-        expect(page.locator("#progress")).to_contain_text(re.compile(r"Making the video: step \d+ of 6"), timeout=60_000)
+        expect(page.locator("#progress")).to_contain_text(re.compile(r"Making the video: step \d+ of 4"), timeout=60_000)  # up to the video; GIF and explanation follow
         page.screenshot(path=str(shots_dir / "4-making-desktop.png"))
         expect(page.locator("#video video")).to_have_attribute("src", re.compile(r"video\.mp4"), timeout=400_000)
         expect(page.locator("#chat")).to_contain_text("Done: version 1 is ready", timeout=400_000)

@@ -42,3 +42,56 @@ def test_resize_long_and_as_rgb() -> None:
     assert resize_long(img, 400) is img
     assert as_rgb(np.zeros((4, 5), np.uint8)).shape == (4, 5, 3)
     assert as_rgb(np.ones((4, 5, 3), np.float32)).max() == 255
+
+
+def _photo(path, size: tuple[int, int], seed: int = 0) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur((rng.random((size[1], size[0], 3)) * 255).astype(np.uint8), (0, 0), 3)
+    Image.fromarray(img).save(path, quality=90)
+
+
+def test_decoded_photos_are_cached_and_are_what_a_fresh_decode_gives(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every size of a photo from the cache equals a decode without it (bit for bit), the arrays
+    are shared read-only, and a rewritten file is decoded again."""
+    from tools.core import images
+
+    images.clear_decode_cache()
+    p = tmp_path / "big.jpg"
+    _photo(p, (2600, 1700))
+    sizes = [None, 1024, 768, 640, 512]
+    for _ in range(2):  # second pass: from the cache
+        for side in sizes:
+            got = images.load_image(p, max_side=side)
+            fresh = images.load_image(p, max_side=side, cache=False)
+            assert got.shape == fresh.shape and np.array_equal(got, fresh), side
+            assert not got.flags.writeable
+    assert images.load_image(p, max_side=1024) is images.load_image(p, max_side=1024)  # one decode, one array
+    hits = images._DECODED.hits
+    images.load_image(p, max_side=768)
+    assert images._DECODED.hits == hits + 1
+    _photo(p, (900, 600), seed=1)  # the file changes: its size and mtime with it
+    assert images.load_image(p).shape == (600, 900, 3)
+
+
+def test_decode_cache_is_bounded_by_bytes() -> None:
+    from tools.core.images import DecodeCache
+
+    c = DecodeCache(max_bytes=1000)
+    for k in range(10):
+        c.put(("k", k), object(), 200)
+    assert c._bytes <= 1000 and c.get(("k", 9)) is not None and c.get(("k", 0)) is None  # the oldest went first
+    c.put(("huge",), object(), 600)  # over a quarter of the budget: not kept (it would flush the rest)
+    assert c.get(("huge",)) is None
+
+
+def test_map_in_threads_keeps_order_and_the_callers_context() -> None:
+    import contextvars
+
+    from tools.core.environment import map_in_threads
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    var.set("caller")
+    assert map_in_threads(lambda x: (x * 2, var.get()), list(range(20)), workers=4) == [(x * 2, "caller") for x in range(20)]
+    assert map_in_threads(lambda x: x, []) == []

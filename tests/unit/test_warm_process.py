@@ -36,6 +36,43 @@ def test_prefetch_runs_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None
     assert built == ["warm up"]
 
 
+def test_prefetch_warms_the_narrator_after_the_text_model_once_per_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from tools.core.models import ProductInfo
+
+    order: list[str] = []
+
+    class Fake:
+        def encode_texts(self, texts: list[str]) -> list[list[float]]:
+            order.append("text model")
+            return [[0.0]]
+
+    class Narrator:
+        name = "embedded"
+
+        def narrate(self, product, beats, language, n_beats, keyframes):  # type: ignore[no-untyped-def]
+            order.append(f"narrator {language} {len(beats)}")
+            return []
+
+    monkeypatch.setattr(deps_mod, "_PREFETCHED", set())
+    monkeypatch.setattr(EncoderChoice, "build", lambda self: Fake())
+    d = Deps(narrator=Narrator())
+    en = ProductInfo(name="Trail Day Pack", language="en")
+    t = d.prefetch(product=en)
+    assert t is not None
+    t.join(10)
+    assert order == ["text model", "narrator en 1"]  # the retrieve step waits for the text model first
+    assert d.prefetch(product=en) is None  # both loaded in this process already
+    t = d.prefetch(text_model=False, product=en.model_copy(update={"language": "zh"}))
+    assert t is not None
+    t.join(10)
+    assert order[-1] == "narrator zh 1"
+    monkeypatch.setattr(deps_mod, "_PREFETCHED", set())
+    served = replace(d, narrator=type("Served", (), {"name": "vllm", "narrate": Narrator.narrate})())
+    assert served.prefetch(text_model=False, product=en) is None  # a served narrator has nothing to load here
+
+
 @pytest.mark.slow
 def test_setup_warm_up_fills_the_workspace_numba_cache(tmp_path: Path) -> None:
     env = {**os.environ, "ADREEL_WORKSPACE": str(tmp_path / "ws"), "OMP_NUM_THREADS": "1"}

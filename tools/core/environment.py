@@ -12,14 +12,20 @@ temp folder) into the workspace, or switches them off, so that nothing is writte
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from tools.core.errors import BackendUnavailable, ToolInputError
 from tools.core.settings import Settings, get_settings
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: What a command may need; the CLI names the subset per command.
 Need = str  # "ffmpeg" | "ffprobe" | "espeak" | "font" | "workspace"
@@ -30,6 +36,24 @@ def usable_cores() -> int:
     """The CPU cores this process may use (its affinity, which taskset and containers limit), not
     the machine's total: every worker pool and thread count is sized from this."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def map_in_threads(fn: Callable[[T], R], items: Sequence[T], workers: int | None = None) -> list[R]:
+    """``[fn(x) for x in items]``, in order, in a pool of one thread per usable core (at most
+    ``workers``): for per-photo work that runs mostly without the GIL (Pillow decoding, OpenCV,
+    numpy), so that a step uses every core. One item, or one core: a plain loop."""
+    n = min(len(items), workers or usable_cores(), usable_cores())
+    if n < 2:
+        return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    ctx = contextvars.copy_context()  # the caller's workspace and allowed inputs (tools.core.paths), in every thread
+
+    def run(x: T) -> R:
+        return ctx.copy().run(fn, x)  # a context can be entered by one thread at a time: a copy each
+
+    with ThreadPoolExecutor(n) as ex:
+        return list(ex.map(run, items))
 
 
 def _runs(exe: str, args: list[str]) -> str | None:

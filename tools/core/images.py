@@ -16,12 +16,20 @@ reframing and the cover picker measure the same thing the same way.
   edges), then the mean is subtracted so only what stands out keeps mass.
 
 Heavy imports (numpy, cv2, Pillow) live inside functions so importing this module stays cheap.
+
+Decoded photos are kept in a small per-process cache (:class:`DecodeCache`): the steps of one
+job read the same photo at several sizes (retrieval 512 px, quality 1024 and 768, scoring 1024,
+relevance 640, OCR), and a decode costs more than everything these steps then compute on a
+small picture. The cache returns exactly what a fresh decode would (the same array, or a
+thumbnail of the same decoded picture), so it changes no result.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tools.core.errors import MediaError, ToolInputError, UnsupportedMediaError
 
@@ -42,13 +50,71 @@ def _default_max_pixels() -> int:
 # --------------------------------------------------------------------------- safe decoding
 
 
-def load_image(path: str | Path, *, max_pixels: int | None = None, max_side: int | None = None) -> np.ndarray:
-    """Decode an image to an RGB uint8 array, applying EXIF orientation.
+#: Bytes of decoded pictures the cache keeps (least recently used out first). One job's score
+#: step reads each photo at about four sizes (≈ 7 MB a photo at 1024 px and below, plus the decoded
+#: picture the sizes are made from): 256 MiB holds a 20-photo job's photos through the step.
+DECODE_CACHE_BYTES = 256 << 20
+
+
+class DecodeCache:
+    """Decoded pictures (after draft decoding, EXIF orientation and RGB conversion) and the arrays
+    made from them, keyed by the file's identity (path, size, mtime) and the decode size; LRU
+    bounded by bytes, thread-safe (decoding happens outside the lock)."""
+
+    def __init__(self, max_bytes: int = DECODE_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            got = self._items.get(key)
+            if got is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return got[0]
+
+    def put(self, key: tuple, value: Any, nbytes: int) -> None:
+        if nbytes > self.max_bytes // 4:  # one huge picture would flush everything else
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = (value, nbytes)
+            self._bytes += nbytes
+            while self._bytes > self.max_bytes and self._items:
+                _, (_, n) = self._items.popitem(last=False)
+                self._bytes -= n
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+_DECODED = DecodeCache()
+
+
+def clear_decode_cache() -> None:
+    """Forget every cached decode (tests; a process that wants the memory back)."""
+    _DECODED.clear()
+
+
+def load_image(path: str | Path, *, max_pixels: int | None = None, max_side: int | None = None, cache: bool = True) -> np.ndarray:
+    """Decode an image to an RGB uint8 array (read-only), applying EXIF orientation.
 
     The header is read first and images over ``max_pixels`` (default ``ADREEL_MAX_IMAGE_PIXELS``,
     80 MP) are refused *before* decoding: a 50 kB PNG can declare 100 000 × 100 000 pixels and
     would need 30 GB to decode (a decompression bomb). ``max_side`` downsizes with a draft
-    decode (JPEG DCT scaling) when possible, so large photos decode fast.
+    decode (JPEG DCT scaling) when possible, so large photos decode fast. Decodes are cached
+    per process (module docstring): a second call for the same file returns the same pixels
+    without decoding again; ``cache=False`` neither reads nor fills the cache (a full-size read
+    no other step shares).
 
     Raises:
         ToolInputError: missing file.
@@ -63,9 +129,14 @@ def load_image(path: str | Path, *, max_pixels: int | None = None, max_side: int
     p = Path(path)
     if not p.is_file():
         raise ToolInputError(f"image {str(p)!r} does not exist", hint="check the path")
-    if p.stat().st_size == 0:
+    st = p.stat()
+    if st.st_size == 0:
         raise MediaError(f"image {p.name!r} is empty (0 bytes)", hint="re-upload or re-export the file")
     limit = max_pixels or _default_max_pixels()
+    ident = (str(p.resolve()), st.st_size, st.st_mtime_ns, limit)
+    arr = _DECODED.get((*ident, "array", max_side)) if cache else None
+    if arr is not None:
+        return arr
     try:
         with warnings.catch_warnings():
             # Pillow warns at open() above ~89 MP; our own limit below decides, with a clear error
@@ -80,11 +151,19 @@ def load_image(path: str | Path, *, max_pixels: int | None = None, max_side: int
                 )
             if max_side and max(w, h) > 2 * max_side and im.format == "JPEG":
                 im.draft("RGB", (max_side, max_side))
-            im = ImageOps.exif_transpose(im)
-            im = im.convert("RGB")
-            if max_side and max(im.size) > max_side:
-                im.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
-            arr = np.asarray(im, dtype=np.uint8)
+            # the decoded picture depends only on the file and the draft (decode) size: every
+            # size made from the same draft shares one decode
+            dkey = (*ident, "decoded", im.mode, im.size)
+            base = _DECODED.get(dkey) if cache else None
+            if base is None:
+                base = ImageOps.exif_transpose(im).convert("RGB")
+                if cache:
+                    _DECODED.put(dkey, base, base.width * base.height * 3)
+        out = base
+        if max_side and max(out.size) > max_side:
+            out = base.copy()  # thumbnail() works in place: the cached picture stays whole
+            out.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+        arr = np.asarray(out, dtype=np.uint8)
     except MediaError:
         raise
     except UnidentifiedImageError as e:
@@ -97,6 +176,10 @@ def load_image(path: str | Path, *, max_pixels: int | None = None, max_side: int
         raise MediaError(f"image {p.name!r} is corrupt or truncated: {e}", hint="re-export or re-upload it") from e
     if arr.ndim != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise MediaError(f"image {p.name!r} decoded to an empty array", hint="re-export it")
+    if arr.flags.writeable:  # every caller shares it: nobody may change it in place
+        arr.setflags(write=False)
+    if cache and out is not base:  # a full-size array is made again from the cached picture (a copy, no decode)
+        _DECODED.put((*ident, "array", max_side), arr, arr.nbytes)
     return arr
 
 

@@ -87,9 +87,11 @@ class SegmentJob:
 class SegmentCache:
     """A folder of rendered segments keyed by content hash."""
 
-    def __init__(self, root: Path, crf: int, preset: str, fps: int) -> None:
+    def __init__(self, root: Path, crf: int, preset: str, fps: int, x264_params: str = "") -> None:
         self.root = root
         self.crf, self.preset, self.fps = crf, preset, fps
+        self.x264_params = x264_params
+        """Extra ``-x264-params`` on top of the preset (``key=value:…``; empty: none)."""
         root.mkdir(parents=True, exist_ok=True)
         self.hits = 0
         self.misses = 0
@@ -106,7 +108,8 @@ class SegmentCache:
         return self.path(key).is_file()
 
     def encoder_settings(self) -> dict[str, object]:
-        return {"codec": "libx264", "crf": self.crf, "preset": self.preset, "fps": self.fps, "pix_fmt": "yuv420p"}
+        return {"codec": "libx264", "crf": self.crf, "preset": self.preset, "x264_params": self.x264_params, "fps": self.fps,
+                "pix_fmt": "yuv420p"}
 
     def _render_one(self, job: SegmentJob, threads: int) -> None:
         t0 = time.perf_counter()
@@ -126,7 +129,8 @@ class SegmentCache:
             tmp = work / "seg.mp4"
             cmd = [s.ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *job.inputs,
                    "-filter_complex_script", "graph.txt", "-map", "[vout]", "-frames:v", str(job.frames),
-                   "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf), "-pix_fmt", "yuv420p",
+                   "-c:v", "libx264", "-preset", self.preset, *(["-x264-params", self.x264_params] if self.x264_params else []),
+                   "-crf", str(self.crf), "-pix_fmt", "yuv420p",
                    "-threads", str(threads), "-r", str(self.fps), "-video_track_timescale", str(self.fps * 512),
                    "-an", "-movflags", "+faststart", str(tmp)]
             if job.cover_local >= 0:
@@ -162,8 +166,10 @@ class SegmentCache:
             for j in todo.values():
                 self._render_one(j, threads)
         else:
+            # longest first (frames ~ time): a long shot started last would leave the other workers idle at the end
+            order = sorted(todo.values(), key=lambda j: -j.frames)
             with ThreadPoolExecutor(workers) as ex:
-                for f in [ex.submit(self._render_one, j, threads) for j in todo.values()]:
+                for f in [ex.submit(self._render_one, j, threads) for j in order]:
                     f.result()
         return len(todo)
 

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from pydantic import Field, model_validator
 
 from tools.core.emotion import va_to_class
+from tools.core.environment import map_in_threads
 from tools.core.errors import ToolInputError
 from tools.core.images import colourfulness, load_image, resize_long, saliency_map
 from tools.core.models import EmotionClass, Model
@@ -404,9 +405,7 @@ def score_items(items: Sequence[ScoreItem], wundt_path: str | None = None) -> li
 
     from tools.understand.encoders import get_encoder
 
-    per: list[dict[str, float]] = []
-    keyframes = []
-    for it in items:
+    def one(it: ScoreItem) -> tuple[dict[str, float], np.ndarray]:
         if it.end_s is None:
             rgb = load_image(it.path, max_side=1024)
             s = still_scores(rgb)
@@ -420,8 +419,11 @@ def score_items(items: Sequence[ScoreItem], wundt_path: str | None = None) -> li
             s["motion"] = motion
             s["arousal"] = 0.5 * s["arousal"] + 0.5 * motion
             rgb = picks[len(picks) // 2]
-        per.append(s)
-        keyframes.append(rgb)
+        return s, rgb
+
+    scored = map_in_threads(one, list(items))  # one item per core: decoding and OpenCV run without the GIL
+    per = [s for s, _ in scored]
+    keyframes = [rgb for _, rgb in scored]
     vecs = get_encoder("classic").encode_images(keyframes)
     sims = vecs @ vecs.T
     np.fill_diagonal(sims, -1.0)

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from tools.core.environment import map_in_threads
 from tools.core.images import as_rgb, load_image, resize_long
 from tools.core.models import Model
 from tools.core.paths import ReadPath
@@ -291,9 +292,10 @@ class AssessQualityOutput(Model):
 @register("assess_quality")
 def assess_quality(inp: AssessQualityInput) -> AssessQualityOutput:
     """Measure blur, exposure and colour entropy of images and find near-duplicates (keep the best)."""
-    metrics = {p: measure_quality(p) for p in inp.paths}
+    paths = list(dict.fromkeys(inp.paths))
+    metrics = dict(zip(paths, map_in_threads(measure_quality, paths)))  # one photo per core
     dups: list[DuplicateGroup] = []
     if inp.find_duplicates and len(inp.paths) > 1:
-        items: dict[str, Any] = {p: load_image(p, max_side=768) for p in inp.paths}
+        items: dict[str, Any] = dict(zip(paths, map_in_threads(lambda p: load_image(p, max_side=768), paths)))
         dups = find_near_duplicates(items, qualities={p: m.quality for p, m in metrics.items()})
     return AssessQualityOutput(images=[ImageQuality(path=p, metrics=metrics[p]) for p in inp.paths], duplicates=dups)

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
+from tools.core.environment import map_in_threads
 from tools.core.images import as_rgb
 from tools.core.models import Model, ProductInfo
 from tools.core.paths import ReadPath
@@ -262,12 +263,23 @@ def _frame(item: RelevanceItem) -> np.ndarray:
     return resize_long(read_frame(item.path, item.at_s), MATCH_SIDE_PX)
 
 
+def _look(item: RelevanceItem) -> tuple[np.ndarray, float, float, tuple[list, np.ndarray | None]]:
+    """What is measured on one picture alone: (frame, packshot score, shot size, SIFT keypoints)."""
+    f = _frame(item)
+    return f, packshot_score(f), shot_size(f), keypoints(f)
+
+
 @register("rate_relevance")
 def rate_relevance(inp: RateRelevanceInput) -> RateRelevanceOutput:
     """How much each photo or clip shows the product (match to a reference photo, text, packshot), and which facts its printed text states."""
-    frames = {it.id: _frame(it) for it in inp.items}
+    # per picture, in a pool (decoding, SIFT and saliency run without the GIL): the frame, its
+    # packshot look, its framing and its keypoints
+    looked = map_in_threads(_look, inp.items)
+    frames = {it.id: x[0] for it, x in zip(inp.items, looked)}
+    packs = {it.id: x[1] for it, x in zip(inp.items, looked)}
+    sizes = {it.id: x[2] for it, x in zip(inp.items, looked)}
+    feats = {it.id: x[3] for it, x in zip(inp.items, looked)}
     texts = {it.id: text_match(inp.product, it.text) for it in inp.items}
-    packs = {it.id: packshot_score(frames[it.id]) for it in inp.items}
     photos = [it.id for it in inp.items if it.at_s is None]
     ref_id, why = None, "no photo to compare with"
     if inp.hero_id and inp.hero_id in frames:
@@ -281,14 +293,14 @@ def rate_relevance(inp: RateRelevanceInput) -> RateRelevanceOutput:
             why = "the most packshot-like photo (no hero marked)"
     clip = image_text_match(inp.encoder, inp.product, [frames[it.id] for it in inp.items])
     clip_of = {it.id: float(c) for it, c in zip(inp.items, clip)}
-    feats = {i: keypoints(f) for i, f in frames.items()}
     # SIFT is not mirror-invariant: a mirrored copy of the product is matched against a mirrored reference
     refs = [feats[ref_id], keypoints(np.ascontiguousarray(frames[ref_id][:, ::-1]))] if ref_id else []
+    matched = map_in_threads(lambda it: 1.0 if it.id == ref_id else max((reference_match(r, feats[it.id]) for r in refs), default=0.0),
+                             inp.items)
     out = []
-    for it in inp.items:
-        ref = 1.0 if it.id == ref_id else max((reference_match(r, feats[it.id]) for r in refs), default=0.0)
+    for it, ref in zip(inp.items, matched):
         rel = max(ref, texts[it.id], clip_of[it.id], (0.2 if why.startswith("marked") else 0.5) * packs[it.id])
         facts = [f"{a}：{p}" for a, p, _ in facts_shown(inp.product, it.text)]
         out.append(Relevance(id=it.id, reference=round(ref, 4), text=texts[it.id], packshot=packs[it.id], relevance=round(rel, 4),
-                             shot_size=shot_size(frames[it.id]), image_text=round(clip_of[it.id], 4), facts=facts))
+                             shot_size=sizes[it.id], image_text=round(clip_of[it.id], 4), facts=facts))
     return RateRelevanceOutput(items=out, reference_id=ref_id, reference_why=why)
