@@ -28,6 +28,7 @@ from functools import lru_cache
 
 from tools.core.models import Language, ProductInfo, count_words
 from tools.narrate.grounding import Grounder
+from tools.narrate.guard import slot_takes
 from tools.narrate.text import ALNUM_RE, EN_FUNCTION_WORDS, is_punct, tokens, zh_pos
 
 # --------------------------------------------------------------------------- fact typing
@@ -115,6 +116,11 @@ _NOT_TOUTED_ZH = re.compile(r"双酚A|BPA|甲醛|重金属|荧光剂|塑化剂|�
 #: English parts and finishes: a product is not "made from" its lining, upper or paint.
 _EN_PART_HEADS = frozenset("lining upper uppers sole soles outsole insole paint finish coating trim pocket pockets strap straps panel panels "
                            "zipper zip handle handles lid cap".split())
+
+
+def _words_zh(point: str) -> list[str]:
+    """The jieba words of a zh phrase, without punctuation."""
+    return [t for t in tokens(point, "zh") if not is_punct(t)]
 
 
 @lru_cache(maxsize=16384)
@@ -254,13 +260,6 @@ def _fact_class_en(point: str) -> str:
     return "np_s"
 
 
-def _compatible(slot_cls: str, fill_cls: str) -> bool:
-    if slot_cls == fill_cls or (slot_cls == "np" and fill_cls.startswith("np_")) or (slot_cls in ("ap1", "apq") and fill_cls == "ap") \
-            or (slot_cls in ("ing", "mat", "matq", "tech", "aud", "crt", "pass", "design", "res", "gift") and fill_cls == "np") or slot_cls == "probn" or slot_cls == "prob":
-        return True
-    return {slot_cls, fill_cls} <= {"np_p", "np_m"}  # neither takes an article
-
-
 @dataclass(frozen=True)
 class Fact:
     """One fact of the target product, typed."""
@@ -362,7 +361,7 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
         if language == "zh" and usage is not None and cls == "vp" and g != "offer" and sure:
             # a verb phrase is sure when ad copy uses its verb after 能/可以/帮助 (修护, 滋养, 减少);
             # jieba tags 来自, 犹如, 初恋 as verbs too, and "它能来自火星的粉棕色" is no sentence
-            toks = [t for t in tokens(p, "zh") if not is_punct(t)]
+            toks = _words_zh(p)
             first = toks[0]
             if (usage(first).get("vp", 0) == 0 and not (len(first) == 1 and first in _VERB_CHARS_ZH)) \
                     or (len(toks) == 1 and usage(first).get("ap", 0) > usage(first).get("vp", 0)):
@@ -376,7 +375,7 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
         if language == "zh" and cls == "ap" and len(p) >= 3 and zh_pos(p[0]) in ("n", "ng") and zh_pos(p[1:]) in ("a", "v", "ad"):
             cls = "x"  # "水舒缓": a one-character noun glued to an adjective reads as a typo
         if language == "zh" and cls == "ap":
-            toks = [t for t in tokens(p, "zh") if not is_punct(t)]
+            toks = _words_zh(p)
             if re.match(r"(肌肤|皮肤|屏障|肌|头发|发丝|发质|头皮|脸|毛孔|唇|眼周|身体|水油|油脂|皮脂)", p) or head_kind(p) == "product" \
                     or sum(zh_pos(t)[:1] == "n" for t in toks[:-1]) >= 2:
                 cls = "x"  # the skin, not the product, is what 强韧 / 水分充足 says; "三合一…素颜霜" names a product
@@ -385,7 +384,7 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
         if language == "zh" and cls == "ap" and re.search(r"是", p):
             cls = "x"  # "客户说好才是真的好": a slogan, not how the product is ("它客户说好才是真的好")
         if language == "zh" and cls == "ap" and g != "offer" and not re.match(r"[无不零免没易]|便于|容易", p) and not re.search(r"[不无没]", p):
-            toks = [t for t in tokens(p, "zh") if not is_punct(t)]
+            toks = _words_zh(p)
             last = toks[-1] if toks else ""
             if (zh_pos(last)[:1] in ("n", "e") or (zh_pos(last) == "x" and re.fullmatch(r"[\u4e00-\u9fff]{2,}", last))) \
                     and (usage is None or usage(last).get("ap", 0) == 0):
@@ -717,7 +716,7 @@ def _one_word(point: str, language: Language) -> bool:
     """A fact short enough to follow a degree adverb ("很{清爽}", "{柔软}又{细腻}"): one word of at
     most four characters (zh), or one or two words (en)."""
     if language == "zh":
-        return len(point) <= 4 and len([t for t in tokens(point, "zh") if not is_punct(t)]) == 1
+        return len(point) <= 4 and len(_words_zh(point)) == 1
     return len(point.split()) <= 2
 
 
@@ -750,7 +749,7 @@ def _shares_word(a: str, b: str) -> bool:
 def _starts_with_verb(point: str) -> bool:
     """"软化角质蛋白", "萃取天然植物成分", "配合特殊柔性网EX技术": a verb phrase, not an ingredient, a
     material or a technique ("采用配合…" stacks two verbs)."""
-    toks = [t for t in tokens(point, "zh") if not is_punct(t)]
+    toks = _words_zh(point)
     if re.match(r"(配合|采用|使用|运用|搭配|结合|通过|利用|加入|添加|含有)", point):
         return True
     return len(toks) >= 2 and zh_pos(toks[0]) == "v" and head_kind(point) != "tech"
@@ -759,7 +758,7 @@ def _starts_with_verb(point: str) -> bool:
 def _names_a_result(point: str) -> bool:
     """What 打造 may make: a noun, not a verb phrase or an ability ("打造造型能力", "打造舒敏强韧护肤",
     "打造消闭口")."""
-    toks = [t for t in tokens(point, "zh") if not is_punct(t)]
+    toks = _words_zh(point)
     return bool(toks) and zh_pos(toks[-1])[:1] == "n" and zh_pos(toks[-1]) != "vn" and not re.search(r"能力|护肤|护理|[力性度]$", point) \
         and not any(zh_pos(t) == "v" or zh_pos(t)[:1] == "d" for t in toks) and not (len(toks[0]) == 1 and toks[0] in _VERB_CHARS_ZH) \
         and not re.search(r"高度|程度", point)
@@ -812,7 +811,7 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
     for s in slots:
         cands = [f for f in facts if f.point not in used
                  and (f.group == s.group or (frame.template and language == "zh" and _group_fits(s.group, f)))
-                 and (s.cls in ("", "item") or ((f.sure or s.cls in ("prob", "aud")) and _compatible(s.cls, f.cls)))
+                 and (s.cls in ("", "item") or ((f.sure or s.cls in ("prob", "aud")) and slot_takes(s.cls, f.cls)))
                  and (s.cls != "item" or f.sure or count_words(f.point, language) >= 3)
                  and (s.cls != "ap1" or _one_word(f.point, language))
                  and (s.cls != "apq" or not re.match(r"[无不没零免]", f.point))  # "它无尺码，品质经得起考验" is a non sequitur

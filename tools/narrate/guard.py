@@ -227,11 +227,21 @@ def _errors_en(text: str) -> list[str]:
     return errs
 
 
+#: zh slot classes that take a noun phrase of one kind (ingredient, material, audience, …; the kind
+#: itself is checked when the slot is filled, :func:`tools.narrate.frames.fill_frame`).
+NOUN_SLOTS = frozenset({"ing", "mat", "matq", "tech", "aud", "crt", "pass", "design", "res", "gift"})
+#: zh slot classes that take a problem of any phrase class (its wording is checked when filled).
+PROBLEM_SLOTS = frozenset({"prob", "probn"})
+
+
+def slot_takes(slot: str, fill: str) -> bool:
+    """Whether a slot of class ``slot`` may hold a phrase of class ``fill`` (``""``/``item``: any)."""
+    return (slot == fill or slot in ("", "item") or (slot == "np" and fill.startswith("np"))
+            or (slot in ("ap1", "apq") and fill == "ap") or (slot in NOUN_SLOTS and fill == "np") or slot in PROBLEM_SLOTS
+            or {slot, fill} <= {"np_p", "np_m"})  # neither takes an article
+
+
 def slot_errors(fills: Sequence[tuple[str, str]]) -> list[str]:
     """(slot class, class of the phrase put in it) pairs that disagree: a verb slot never holds a
     noun ("它能做到这么高效的同时，牙龈还超级快" from "…，吸收还超级快")."""
-    def ok(slot: str, fill: str) -> bool:
-        return (slot == fill or slot in ("", "item") or (slot == "np" and fill.startswith("np")) or (slot in ("ap1", "apq") and fill == "ap") or (slot in ("ing", "mat", "matq", "tech", "aud", "crt", "pass", "design", "res", "gift") and fill == "np") or slot in ("prob", "probn")
-                or {slot, fill} <= {"np_p", "np_m"})
-
-    return [f"{fill} phrase in a {slot} slot" for slot, fill in fills if not ok(slot, fill)]
+    return [f"{fill} phrase in a {slot} slot" for slot, fill in fills if not slot_takes(slot, fill)]
