@@ -70,6 +70,8 @@ def make(esync: str, seed: int, here: Path = HERE) -> None:
 def score(here: Path = HERE) -> dict[str, dict[str, dict[str, float]]]:
     """Yes-rate per source for every rater (``ratings*.tsv``: one file per rater) and the share
     of lines every rater accepted."""
+    if not (here / "key.json").is_file():
+        raise SystemExit(f"no key.json in {here}: make a sample there first (fluency_sample.py make --seed S --dir {here})")
     key = json.loads((here / "key.json").read_text(encoding="utf-8"))
     src = {it["id"]: it["source"] for it in key["items"]}
     raters: dict[str, dict[str, bool]] = {}
