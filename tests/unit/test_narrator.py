@@ -583,3 +583,38 @@ def test_a_corpus_slot_takes_a_fact_of_the_kind_it_replaces():
     got = [f.text for f in fill_frame(ing, facts, set(), ["它"], "zh")]
     assert got == ["这里面含有玻尿酸。"]
     assert fill_frame(glued, facts, set(), ["它"], "zh") == []
+
+
+def test_seller_fact_lists_are_read_by_what_each_fact_is():
+    """Regressions from the blind ratings: "外观上，它mac电脑系统" (an idiom tag hid the noun),
+    "而且它安全随身携带" (and the verb), "用起来低饱和" (a colour filed as a texture), "乙基己酯"
+    said as an ingredient of its own (a piece of 甲氧基肉桂酸乙基己酯 in the same list)."""
+    from tools.narrate.frames import fact_class, typed_facts
+
+    assert fact_class("mac电脑系统", "zh", "look") == "np"
+    assert fact_class("安全随身携带", "zh", "benefit") != "ap"
+    facts = typed_facts([("质地", "低饱和", 1.0), ("质地", "质地轻薄", 1.0), ("成分", "甲氧基肉桂酸乙基己酯", 1.0),
+                         ("成分", "乙基己酯", 1.0), ("成分", "透明质酸", 1.0), ("成分", "透明质酸钠", 1.0)], "zh")
+    by = {f.point: f for f in facts}
+    assert by["低饱和"].group == "look" and by["低饱和"].cls != "ap"
+    assert by["质地轻薄"].group == "texture"
+    assert "乙基己酯" not in by and "甲氧基肉桂酸乙基己酯" in by
+    assert "透明质酸" in by and "透明质酸钠" in by  # a shorter name that starts the longer one is a name too
+
+
+def test_a_garment_is_worn_not_used():
+    from tools.narrate.naming import say_worn, worn_zh
+
+    assert worn_zh("歌莉娅黑色气质蛋糕裙夏装a字显瘦网纱连衣裙女") == "body"
+    assert worn_zh("松山棉店珍珠抗菌浅口袜子防掉跟") == "feet"
+    for name in ("九牧洗衣机龙头自动止水阀", "透真隔离霜女妆前乳打底保湿提亮", "实木鞋柜家用门口", "蓝月亮洗衣液"):
+        assert worn_zh(name) == "", name
+    assert say_worn("用起来柔软，上手试一下。", "body") == "穿起来柔软，上身试一下。"
+    assert say_worn("上手试一下。", "feet") == "上脚试一下。"
+    prod = ProductInfo(name="歌莉娅黑色气质蛋糕裙", language="zh",
+                       aspects=[AspectPoints(aspect="质地", points=["柔软", "轻薄透气"]), AspectPoints(aspect="外观", points=["A字版型"])])
+    beats = [NarrationBeat(label=lab, word_min=10, word_max=24) for lab in ("产品推荐", "产品试用", "质地/成分/材质", "产品试用")]
+    out = narrate_storyline(NarrateInput(product=prod, beats=beats, seed=0))
+    text = "".join(ln.text for ln in out.lines)
+    assert all(ln.in_range for ln in out.lines)
+    assert "用起来" not in text and "上手" not in text and "试用" not in text, text

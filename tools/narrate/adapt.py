@@ -35,6 +35,7 @@ from tools.narrate.frames import FILL_SIM, Fact, Filled, Frame, fill_frame, type
 from tools.narrate.grounding import Grounder
 from tools.narrate.guard import grammar_errors, slot_errors
 from tools.narrate.lm import CharLM
+from tools.narrate.naming import worn_zh
 from tools.narrate.text import ALNUM_RE, is_punct, tokens
 from tools.story.labels import aspect_allowed
 
@@ -120,6 +121,7 @@ class Target:
         self.trusted = list(trusted_texts)
         self.grounder = Grounder(product, language, self.trusted)
         self.short, self.long = short or product.name, long or short or product.name
+        self.worn = worn_zh(product.name) if language == "zh" else ""  # a garment or shoe: "穿起来", not "用起来"
         self._ok: dict[str, bool] = {}
 
     def add_fact(self, aspect: str, point: str, default_group: str) -> None:
@@ -213,6 +215,8 @@ def fits_beat(text: str, label: str, frame: Frame, language: Language) -> bool:
         return False
     if not frame.template and not frame.n_fact_slots and re.search(r"[？?吗]$|吗[。！]?$", text) and "痛点铺垫" not in parts:
         return False  # a rhetorical question out of a set-up ("有人没给你说吗？") answers nothing
+    if not frame.template and re.search(r"为什么|为何|怎么(会|还|才)", text) and "痛点铺垫" not in parts:
+        return False  # "WIS…为什么你的皮肤还是这么一直的滑嫩呢": a question of its own ad, answered there
     if not frame.template and re.match(r"(如果|假如|要是|只要|因为|虽然|不管|无论)", text) and not re.search(r"[，,]", text):
         return False  # "如果你想买一个…产品。": a condition with nothing that follows from it
     return True

@@ -197,6 +197,9 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     if not parts:
         return "x"
     first, last = parts[0][1], parts[-1][1]
+    if len(parts) >= 2 and last in ("l", "i") and len(parts[-1][0]) >= 3:
+        last = _tail_pos(parts[-1][0]) or last  # "mac电脑系统" ends in a noun, "安全随身携带" in a verb, whatever jieba's
+        #: idiom tag ("l"/"i", which reads as an adjective phrase) says
     if any(w == "的" for w, _ in parts[1:-1]):
         return "np" if parts[-1][1][:1] == "n" else "x"  # "红墙前的风华明艳" is no predicate
     if parts[0][0] in ("无", "不", "零", "免", "没有", "不会") and len(parts) >= 2:
@@ -225,6 +228,20 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     if last[0] == "a" or last in ("l", "i"):
         return "ap"
     return "x"  # e.g. noun + verb ("王者配置"): no slot is sure to take it
+
+
+@lru_cache(maxsize=4096)
+def _tail_pos(word: str) -> str:
+    """POS of the longest proper sub-word that ends ``word`` (jieba's search-mode cut): 电脑系统 →
+    系统 → "n", 随身携带 → 携带 → "v"; "" when no sub-word ends it."""
+    import jieba
+
+    tokens("", "zh")
+    tails = [w for w in jieba.cut_for_search(word) if w != word and word.endswith(w)]
+    if not tails:
+        return ""
+    tag = zh_pos(max(tails, key=len))
+    return "" if tag == "x" else tag
 
 
 _EN_BASE_VERBS = frozenset("""tear pour buy get enjoy keep wear carry use try add mix stir brew shake apply wash rinse dry fold pack zip
@@ -340,6 +357,10 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
             g = "offer"
         elif g in ("benefit", "texture", "look") and (p in pain_words or (language == "zh" and _states_a_problem(p))):
             g = "pain"
+        elif language == "zh" and g == "texture" and _COLOUR_ZH.search(p):
+            g, cls = "look", "x" if fact_class(p, language, "look") == "ap" else None
+            # "低饱和", "显色度高": a colour is seen, not felt ("用起来低饱和" is no sentence), and said as
+            # a colour's name only ("外观上，它低饱和" is not Chinese either)
         elif language == "en" and g == "benefit" and _EN_MATERIAL_RE.search(p):
             g = "material"
         elif language == "en" and g == "material" and (re.match(r"(notes|hints|aromas?|flavou?rs?|tastes?) of\b", p.lower())
@@ -391,7 +412,17 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
                 cls = "np"  # 自然妆效, 高定礼盒, 暗金色logo: a noun ends it ("而且它高定礼盒")
         # an offer's class comes from its words (送/减/享: a verb phrase), not from jieba: it is sure
         out.append(Fact(a, p, g, cls, s, sure or g == "offer"))
+    if language == "zh":
+        # a seller's list may hold an ingredient and pieces of it ("甲氧基肉桂酸乙基己酯", "乙基己酯"):
+        # the piece is no ingredient of its own, only the whole is said
+        ings = [f.point for f in out if head_kind(f.point) == "ingredient"]
+        out = [f for f in out if not (head_kind(f.point) == "ingredient"
+                                      and any(f.point != o and f.point in o and not o.startswith(f.point) for o in ings))]
     return out
+
+
+#: zh words of colour: a fact holding one is a look, whatever aspect the seller filed it under.
+_COLOUR_ZH = re.compile(r"饱和|色调|色系|配色|显色|色号|[红橙黄绿青蓝紫粉棕灰黑白金银]色|色$")
 
 
 #: zh words naming a problem (a seller files "粗糙现象", "内衣痕迹", "声音偏大" under effects or

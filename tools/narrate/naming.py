@@ -131,3 +131,35 @@ def long_name(product: ProductInfo, language: Language) -> str:
         return " ".join(clean_name(product.name).split()[:6])
     return _category_name(product.name, LONG_NAME_CHARS + 2) or _leading_tokens(product.name, LONG_NAME_CHARS,
                                                                                  stop_at_code=False)
+
+
+#: Garments and footwear in a zh listing title (not the machines, racks and detergents named after them).
+_WORN_ZH = re.compile(r"(连衣裙|半身裙|裙|T恤|衬衫|衬衣|卫衣|毛衣|针织衫|外套|夹克|风衣|大衣|羽绒服|防晒衣|防晒服|泳衣|泳裤|泳装|"
+                      r"内衣|内裤|文胸|背心|吊带|打底衫|裤|西装|袜|鞋|靴|睡衣|家居服|运动服|瑜伽服)"
+                      r"(?!机|柜|架|液|粉|凝珠|皂|刷|夹|盒|袋|收纳|挂|钩|柔顺|除味|烘|油|垫|撑|清洗)")
+_NOT_WORN_ZH = re.compile(r"洗衣|晾衣|衣柜|衣架|鞋柜|鞋架|收纳|洗涤|清洗|除菌|除螨")
+#: How the copy of a worn product says "use" ("用起来" of a dress reads as a cosmetic): same length,
+#: so a line's measured length is unchanged.
+_WORN_SAYING_ZH = (("上手", "上身"), ("用起来", "穿起来"),
+                   ("试用一下", "试穿一下"), ("用着", "穿着"))
+_FEET_SAYING_ZH = (("上身", "上脚"),)
+
+
+def worn_zh(name: str) -> str:
+    """'body' when a zh listing title names a garment, 'feet' for shoes and socks, else ''."""
+    n = clean_name(name)
+    if _NOT_WORN_ZH.search(n):
+        return ""
+    m = _WORN_ZH.search(n)
+    if not m:
+        return ""
+    return "feet" if m.group(1) in ("袜", "鞋", "靴") else "body"
+
+
+def say_worn(text: str, worn: str) -> str:
+    """``text`` with the words of using a product said as wearing it (``worn`` from :func:`worn_zh`)."""
+    if not worn:
+        return text
+    for a, b in _WORN_SAYING_ZH + (_FEET_SAYING_ZH if worn == "feet" else ()):
+        text = text.replace(a, b)
+    return text
