@@ -618,3 +618,19 @@ def test_a_garment_is_worn_not_used():
     text = "".join(ln.text for ln in out.lines)
     assert all(ln.in_range for ln in out.lines)
     assert "用起来" not in text and "上手" not in text and "试用" not in text, text
+
+
+@pytest.mark.parametrize("title, short", [
+    ("【官方正品】SK-II光蕴臻采小灯泡美白淡斑精华面部精华液sklls", "SK-II"),  # was "SK"
+    ("ROMOSS罗马仕10000毫安大容量充电宝22.5W快充超薄小巧便", "ROMOSS"),  # was "ROMOSS罗马" (half of 罗马仕)
+    ("Colorkey珂拉琪空气唇釉女唇彩丝绒雾面口红女官方旗舰店大牌正品", "Colorkey"),  # was "Colorkey珂"
+    ("慕思官方十大名牌儿童天然椰棕床垫席梦思慕斯榻榻米棕榈乳胶硬垫", "慕思儿童天然椰棕床垫"),  # was "慕思官方十大名牌"
+])
+def test_spoken_names_are_never_half_a_word(title, short):
+    assert short_name(ProductInfo(name=title, language="zh"), "zh") == short
+
+
+def test_a_whole_word_after_a_latin_brand_stays_in_the_name():
+    from tools.narrate.naming import long_name
+
+    assert long_name(ProductInfo(name="babycare扭扭车儿童男女宝宝溜溜摇摇玩具1-3岁静音万向轮防侧", language="zh"), "zh") == "babycare扭扭"

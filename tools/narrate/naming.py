@@ -23,7 +23,8 @@ def clean_name(name: str) -> str:
     """The product name without shop decorations (bracketed promotions, 官方正品, 新款 …)."""
     s = _NAME_NOISE_RE.sub(" ", name).strip()
     s = re.sub(r"官方旗舰店|旗舰店|官方正品", "", s).strip() or s  # "植物医生旗舰店高山白茶…": the shop, not the name
-    s = re.sub(r"^\S{1,6}同款\s*", "", s) or s  # "罗云熙同款高姿…": a celebrity's endorsement, not the name
+    s = re.sub(r"^\S{1,6}同款\s*", "", s) or s
+    s = re.sub(r"(?<=.)(十大名牌|十大品牌|官方(?=.))", "", s) or s  # "慕思官方十大名牌儿童…床垫": a boast, not the name  # "罗云熙同款高姿…": a celebrity's endorsement, not the name
     changed = True
     while changed:
         changed = False
@@ -37,8 +38,22 @@ def clean_name(name: str) -> str:
 _AUDIENCE_WORDS = frozenset("女 男 女士 男士 女款 男款 女生 男生 男女 女式 男式 儿童 成人 宝宝 婴儿 学生 孕妇 中老年".split())
 
 
-def _leading_tokens(name: str, max_chars: int, stop_at_code: bool) -> str:
+def _name_tokens(name: str) -> list[str]:
+    """jieba words of the cleaned name, with hyphenated model codes kept whole ("SK-II", not "SK")."""
     toks = [t for t in tokens(clean_name(name), "zh") if t.strip()]
+    out: list[str] = []
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        while i + 2 < len(toks) and toks[i + 1] == "-" and ALNUM_RE.fullmatch(t[-1]) and ALNUM_RE.fullmatch(toks[i + 2][0]):
+            t, i = t + "-" + toks[i + 2], i + 2
+        out.append(t)
+        i += 1
+    return out
+
+
+def _leading_tokens(name: str, max_chars: int, stop_at_code: bool) -> str:
+    toks = _name_tokens(name)
     while len(toks) > 2 and toks[0] in _PLACES_ZH:  # "韩国lunastory…": the place is no name
         toks = toks[1:]
     kept: list[str] = []
@@ -48,13 +63,21 @@ def _leading_tokens(name: str, max_chars: int, stop_at_code: bool) -> str:
         if stop_at_code and kept and len("".join(kept)) >= 4 and ALNUM_RE.search(t):
             break
         kept.append(t)
+    if stop_at_code and kept and "-" in kept[0] and ALNUM_RE.search(kept[0]):
+        kept = kept[:1]  # "SK-II": a hyphenated brand is said alone (what jieba makes of the rest is no name)
+    nxt = toks[len(kept)] if len(kept) < len(toks) else ""
+    if len(kept) >= 2 and re.fullmatch(r"[A-Za-z]{3,}", kept[-2]) and not ALNUM_RE.search(kept[-1]) \
+            and (len(kept[-1]) == 1 or re.fullmatch(r"[A-Za-z]", nxt)
+                 or (re.fullmatch(r"[\u4e00-\u9fff]", nxt) and nxt not in _CATEGORY_END_ZH and nxt not in "车床灯包")):
+        kept.pop()  # "Colorkey珂" of 珂拉琪, "ROMOSS罗马" of 罗马仕, "OralB欧乐" of 欧乐B: half a brand is no name
     # the audience words that follow the product noun in listing titles ("隔离霜女妆前乳") end the name
     for k, t in enumerate(kept):
         if k and len("".join(kept[:k])) >= 4 and (t in _AUDIENCE_WORDS or t[:1] in ("女", "男")):
             kept = kept[:k]
             break
     # a dangling one-character word ("IPSA茵芙莎第" before "9代") is half of something longer
-    while len(kept) > 1 and kept[-1] in DANGLING_ZH | {"第", "之", "新", "款", "时尚", "经典", "潮流", "百搭", "轻奢", "现代"}:
+    while len(kept) > 1 and kept[-1] in DANGLING_ZH | {"第", "之", "新", "款", "时尚", "经典", "潮流", "百搭", "轻奢", "现代",
+                                                       "可", "不", "免", "无", "十大名牌", "十大品牌"}:
         kept.pop()  # a dangling word, or a title's adjective after the name ("卓韵霜时尚")
     return "".join(kept) or clean_name(name)[:max_chars]
 
