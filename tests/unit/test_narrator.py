@@ -634,3 +634,15 @@ def test_a_whole_word_after_a_latin_brand_stays_in_the_name():
     from tools.narrate.naming import long_name
 
     assert long_name(ProductInfo(name="babycare扭扭车儿童男女宝宝溜溜摇摇玩具1-3岁静音万向轮防侧", language="zh"), "zh") == "babycare扭扭"
+
+
+def test_a_service_is_not_praised_as_a_thing_used_every_day():
+    """Blind rating: "每天都离不开它" said of a kitchen renovation service makes no sense."""
+    prod = ProductInfo(name="酷太厨房收纳改造服务", language="zh",
+                       aspects=[AspectPoints(aspect="功效", points=["提供收纳整理方案", "空间升级"])])
+    beats = [NarrationBeat(label=lab, word_min=20, word_max=40) for lab in ("产品推荐", "产品功效", "质量/特性介绍", "引导购买")]
+    for seed in (0, 1):
+        out = narrate_storyline(NarrateInput(product=prod, beats=beats, seed=seed))
+        assert all(ln.in_range for ln in out.lines)
+        for ln in out.lines:
+            assert not re.search(r"离不开|必备|好用|用过|上手|带回家", ln.text), ln.text

@@ -122,6 +122,7 @@ class Target:
         self.grounder = Grounder(product, language, self.trusted)
         self.short, self.long = short or product.name, long or short or product.name
         self.worn = worn_zh(product.name) if language == "zh" else ""  # a garment or shoe: "穿起来", not "用起来"
+        self.service = language == "zh" and bool(_SERVICE_ZH.search(product.name))
         self._ok: dict[str, bool] = {}
 
     def add_fact(self, aspect: str, point: str, default_group: str) -> None:
@@ -191,6 +192,12 @@ _NEEDS_CONTEXT_ZH = re.compile(r"反而|不然|否则|结果|这样|这个|那�
                                r"上面|前面|它们|他们|她们|咱|保证|互相|同款|一下子|^[但而那又再还就]|第[一二三]")
 
 
+#: A zh listing title that sells a service (a renovation, an installation, a course), not a thing.
+_SERVICE_ZH = re.compile(r"服务|改造|上门|安装费|维修|课程|培训|陪练|代办|设计费")
+#: Sentences that speak of a thing in the hand (using it, daily, trying it on): never of a service.
+_PRODUCT_USE_ZH = re.compile(r"用|离不开|必备|上手|上身|质地|好物|带回家|入手")
+
+
 #: Source-product similarity below which a corpus sentence that states nothing is not said (its
 #: praise fits the kind of product it was written for: "真好看" for a palette, not a keyboard).
 VAGUE_SIM = FILL_SIM  # 0 → CIDEr-D +1.0 on dev (every third video), but out-of-place praise comes back
@@ -247,6 +254,8 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
                              prefer_groups=prefer, full_name=target.short, src_sim=sim):
             if fl.text in seen_text or fl.length > max_len or not fits_beat(fl.text, label, frame, lang):
                 continue
+            if target.service and not frame.uid.startswith("user:") and _PRODUCT_USE_ZH.search(fl.text):
+                continue  # a service is booked, not used every day ("每天都离不开它" of a kitchen renovation)
             seen_text.add(fl.text)
             lp, n = lm.logprob(fl.text)
             words = set(_word_set(fl.text, lang))
