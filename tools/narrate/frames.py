@@ -882,6 +882,9 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                     return []  # "遮瑕不{脱妆}": another phrase after the negation says the opposite ("遮瑕不非常好用")
                 if prev and not is_punct(prev[-1]) and zh_pos(prev[-1])[:1] == "n" and prev[-1] not in _TAKES_NP_ZH:
                     return []  # "里面的成分{玻尿酸}": a noun glued to the slot makes a compound of any fill
+            if isinstance(p, Slot) and p.kind == "fact" and i + 1 < len(frame.parts) and isinstance(frame.parts[i + 1], str) \
+                    and re.match(r"(不够|不行|不好|不足|太差|太少|没用|有问题|出问题)", frame.parts[i + 1]):
+                return []  # "玩游戏{16G内存}不够用？": the source's problem; this product's fact is no problem of it
     # variants: vary the first slot's fact (lengths differ), later slots take the next unused ones
     out: list[Filled] = []
     first_opts = options[0][:limit] if options else [None]
