@@ -123,6 +123,8 @@ class Target:
         self.short, self.long = short or product.name, long or short or product.name
         self.worn = worn_zh(product.name) if language == "zh" else ""  # a garment or shoe: "穿起来", not "用起来"
         self.service = language == "zh" and bool(_SERVICE_ZH.search(product.name))
+        blob = product.name + "|" + "|".join(p for _, p in product.points())
+        self.effects = language != "zh" or bool(_BODY_EFFECT_ZH.search(blob))  # "效果很明显" of a power bank says nothing
         self._ok: dict[str, bool] = {}
 
     def add_fact(self, aspect: str, point: str, default_group: str) -> None:
@@ -198,6 +200,13 @@ _SERVICE_ZH = re.compile(r"服务|改造|上门|安装费|维修|课程|培训|�
 _PRODUCT_USE_ZH = re.compile(r"用|离不开|必备|上手|上身|质地|好物|带回家|入手")
 
 
+#: zh words of an effect on a body (skin, hair, teeth, figure, sleep): products with one may be praised
+#: for a visible effect ("效果很明显"); a toy, a charger or a desk has features instead.
+_BODY_EFFECT_ZH = re.compile(r"肌|肤|脸|面部|发|头皮|唇|眼|牙|齿|斑|纹|皱|痘|毛孔|美白|提亮|补水|保湿|滋润|控油|紧致|修护|舒缓|"
+                             r"防晒|瘦|塑形|身材|睡眠|护脊|腰|颈|肩|关节|减脂|燃脂|清洁|去污|除菌|除螨|抑菌")
+_EFFECT_PRAISE_ZH = re.compile(r"效果很明显|效果看得见|效果显著|效果真的|肉眼可见")
+
+
 #: Source-product similarity below which a corpus sentence that states nothing is not said (its
 #: praise fits the kind of product it was written for: "真好看" for a palette, not a keyboard).
 VAGUE_SIM = FILL_SIM  # 0 → CIDEr-D +1.0 on dev (every third video), but out-of-place praise comes back
@@ -254,6 +263,8 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
                              prefer_groups=prefer, full_name=target.short, src_sim=sim):
             if fl.text in seen_text or fl.length > max_len or not fits_beat(fl.text, label, frame, lang):
                 continue
+            if not target.effects and not frame.uid.startswith("user:") and _EFFECT_PRAISE_ZH.search(fl.text):
+                continue  # a toy or a power bank has features, not a visible "effect"
             if target.service and not frame.uid.startswith("user:") and _PRODUCT_USE_ZH.search(fl.text):
                 continue  # a service is booked, not used every day ("每天都离不开它" of a kitchen renovation)
             seen_text.add(fl.text)
@@ -294,7 +305,12 @@ W_NAME = 2.0  # the name, while the story has named the product fewer than MAX_N
 MAX_FACTS_SCORED = 4  # facts beyond this many in a line earn nothing more
 #: Generic sentences in a line composed by :func:`compose`: a run of praise ("性价比很高。闭眼入就
 #: 对了。好用不贵。") says nothing; a long shot reaches its length by facts said again first.
-MAX_GENERIC = 4
+MAX_GENERIC = 3
+
+
+def _stock(s: Sentence) -> bool:
+    """A stock sentence: generic praise, or a template that states no fact and names nothing ("效果很明显。")."""
+    return s.kind == "generic" or (s.kind == "template" and not s.facts and not s.names)
 
 
 @dataclass
@@ -341,7 +357,7 @@ def fill_to_range(mains: Sequence[Sentence], pool: Sequence[Sentence], word_min:
                 t2 = tot + it.length
                 if m.length + t2 > hi or any(_clash(it, q) for q in parts) or len(parts) >= 11:
                     continue
-                if max_generic is not None and it.kind == "generic" and sum(q.kind == "generic" for q in parts) >= max_generic:
+                if max_generic is not None and _stock(it) and sum(_stock(q) for q in parts) >= max_generic:
                     continue
                 s2 = sc + it.lm_lp / max(it.lm_n, 1) + it.score - W_EXTRA
                 if t2 not in dp or s2 > dp[t2][0]:
@@ -357,6 +373,8 @@ def fill_to_range(mains: Sequence[Sentence], pool: Sequence[Sentence], word_min:
     return best
 
 
+#: Sentences that add to what the sentence before them claimed.
+_ADDS_ZH = re.compile(r"(而且|另外|此外|还有|同时|并且)")
 #: Pain templates that answer a problem just set up ("别担心，今天就来帮你解决。").
 ANSWER_ZH = re.compile(r"^(别担心|其实解决起来)")
 
@@ -375,6 +393,9 @@ def _problem_not_first(parts: Sequence[Sentence]) -> bool:
     right after the problem, and stock praise never does ("…的烦恼？好用不贵。")."""
     if any(_PROBLEM_SETUP_ZH.search(p.text) for p in parts[1:]):
         return True
+    for i, p in enumerate(parts):
+        if _ADDS_ZH.match(p.text) and (i == 0 or _stock(parts[i - 1]) or not (parts[i - 1].facts or parts[i - 1].kind in ("corpus", "user"))):
+            return True  # "我们来试用一下。而且它省心便捷。": 而且/另外 add to a claim just made, not to an invitation
     for i, p in enumerate(parts):
         if ANSWER_ZH.search(p.text) and (i == 0 or not _PROBLEM_SETUP_ZH.search(parts[i - 1].text)):
             return True
@@ -407,7 +428,7 @@ def compose(mains: Sequence[Sentence], extras: Sequence[Sentence], word_min: int
         parts = _answers_first(parts)
         if state.stock and any(f in p.text for p in parts for f in state.stock):
             return  # a stock phrase ("效果看得见") is said once per story
-        if sum(p.kind == "generic" for p in parts) > MAX_GENERIC or _problem_not_first(parts):
+        if sum(_stock(p) for p in parts) > MAX_GENERIC or _problem_not_first(parts):
             return
         sc = _line_score(parts, state, want_name, required, must_name)
         if (best is None or sc > best.score) and all(check_sentence(p, target) for p in parts):

@@ -112,7 +112,7 @@ _AUDIENCE_ZH = re.compile(r"(肌|肤|肤质|肌肤|人群|人士|宝宝|儿童|�
                           r"体质|发质|头皮|年龄段|上班族|族)$")
 _LIST_ZH = re.compile(r"其他|其它|等$|[和与及]")
 #: Preservatives, solvents and fillers: on an ingredient list, never a selling point ("里面含有苯氧乙醇").
-_NOT_TOUTED_ZH = re.compile(r"双酚A|BPA|甲醛|重金属|荧光剂|塑化剂|苯氧乙醇|羟苯|尼泊金|甲基异噻|异噻唑|防腐|EDTA|丁二醇|丙二醇|戊二醇|卡波姆|三乙醇胺|香精|色素|酒精|乙醇|矿物油")
+_NOT_TOUTED_ZH = re.compile(r"^(乙基|甲基|丙基|丁基|己基|双-|二苯)|双酚A|BPA|甲醛|重金属|荧光剂|塑化剂|苯氧乙醇|羟苯|尼泊金|甲基异噻|异噻唑|防腐|EDTA|丁二醇|丙二醇|戊二醇|卡波姆|三乙醇胺|香精|色素|酒精|乙醇|矿物油")
 #: English parts and finishes: a product is not "made from" its lining, upper or paint.
 _EN_PART_HEADS = frozenset("lining upper uppers sole soles outsole insole paint finish coating trim pocket pockets strap straps panel panels "
                            "zipper zip handle handles lid cap".split())

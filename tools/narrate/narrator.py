@@ -397,13 +397,24 @@ class EmbeddedNarrator:
                            introduce)
             # as many further sentences as it needs: generic ones not said yet, then (a run of them
             # only when nothing else reaches) generic ones said again
-            for cap, gen_state in ((MAX_GENERIC + 1, state), (None, state), (None, StoryState())):
+            wide: list[Sentence] = []
+            if line is None:
+                # facts the label does not ask for (the material, in a long effects shot), each said once, come
+                # before a run of stock praise ("一定要试试。推荐给大家。性价比很高。…" is no line to post)
+                for f in target.facts:
+                    if f.point not in state.used_points and f.group not in ("offer", "pain", "related") and f.cls != "x":
+                        wide += [w for w in self._fact_sentences(f.point, target, state, label, [pron, pron], lm, groups)
+                                 if (f.group == "look" or not re.search(r"^你看|一眼就能看出来", w.text))
+                                 and (w.filled.frame.label not in ("产品推荐", "引导购买", "痛点铺垫")
+                                      or w.filled.frame.label in parts)]
+                        # "你看，萃取天然植物成分" shows nothing; "今天要推荐的是…" mid-line introduces nothing
+            for cap, gen_state in ((MAX_GENERIC, state), (MAX_GENERIC, StoryState()), (None, state), (None, StoryState())):
                 if line is not None:
                     break
                 gen = sentence_candidates([(f, -0.2) for f in generic_frames(lang)], target, gen_state, label,
                                           [pron, pron], lm, None, groups, kind_of, max_len=hi)
-                line = fill_to_range(mains or again or extras or gen, extras + again + gen, b.word_min, b.word_max,
-                                     state, target, want_name, required, introduce, max_generic=cap)
+                line = fill_to_range(mains or again or extras or gen, extras + again + wide + gen, b.word_min,
+                                     b.word_max, state, target, want_name, required, introduce, max_generic=cap)
         if line is not None:
             text = line.text
             used: list[Sentence] = list(line.parts)
