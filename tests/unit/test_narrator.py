@@ -646,3 +646,43 @@ def test_a_service_is_not_praised_as_a_thing_used_every_day():
         assert all(ln.in_range for ln in out.lines)
         for ln in out.lines:
             assert not re.search(r"离不开|必备|好用|用过|上手|带回家", ln.text), ln.text
+
+
+def test_lines_are_said_in_a_persons_order_and_long_shots_say_facts_not_praise_runs(esync_dev):
+    """Blind ratings of seeds 113/127: "一定要试试。推荐给大家。性价比很高。…" (nine stock sentences in
+    a row), "我们来试用一下。而且它省心便捷。" (而且 adds to nothing), "它采用…。每天都离不开它。里面含有…。"
+    (praise between two facts). On dev products, leave-product-out, given labels: no line opens with
+    而且/另外, stock praise never comes before a claim, one demonstration opener per line, and runs of
+    more than three stock sentences are rare (a product with nothing left to say)."""
+    from tools.narrate.corpus import default_corpus
+    from tools.narrate.narrator import EmbeddedNarrator
+    from tools.narrate.templates import GENERIC_SENTENCES, TEMPLATES
+    from tools.story.esync import load_esync
+
+    stock = set(GENERIC_SENTENCES["zh"]) | {t for ts in TEMPLATES["zh"].values() for t in ts if "{" not in t}
+    stock -= {"别担心，今天就来帮你解决。", "其实解决起来并不难。", "我们来试用一下。", "一起来看看上手效果吧。"}
+    videos = load_esync(esync_dev)
+    nar = EmbeddedNarrator(default_corpus("zh"))
+    n_lines = long_runs = 0
+    for v in videos[::12]:
+        beats = [NarrationBeat(label=c.label, word_min=c.word_min, word_max=c.word_max, rel_pos=c.rel_pos) for c in v.clips]
+        for ln in nar.narrate(v.product, beats, "zh", exclude_products=[v.product.name]).lines:
+            sents = re.findall(r"[^。！？]+[。！？]", ln.text)
+            kinds = ["stock" if s in stock else "claim" for s in sents]
+            n_lines += 1
+            long_runs += kinds.count("stock") > 3
+            assert not re.match(r"(而且|另外|此外)", ln.text), ln.text
+            assert "stock" not in kinds or "claim" not in kinds[kinds.index("stock"):], ln.text
+            assert sum(bool(re.match(r"(我们来试|一起来看看)", s)) for s in sents) <= 1, ln.text
+    assert n_lines > 100 and long_runs / n_lines < 0.03, (long_runs, n_lines)
+
+
+def test_a_corpus_line_that_says_its_name_twice_in_a_clause_is_no_frame():
+    from tools.narrate.frames import _generic_grounder, frames_from_line, name_words
+
+    name = "自然堂弹嫩洗面奶水乳护肤品套装紧致淡纹爽肤水乳女旗舰店正品"
+    g = _generic_grounder("zh")
+    fr = frames_from_line("u", name, [("成分", "三重宝藏成分")], "产品推荐", "嗯，这款自然堂的弹嫩水乳套装，里面有三重宝藏成分。",
+                          None, "zh", g, name_words(name, "zh", g))
+    texts = ["".join(p if isinstance(p, str) else "<%s>" % p.kind for p in f.parts) for f in fr]
+    assert not any(t.count("<name>") >= 2 and "，" not in t.split("<name>")[1] for t in texts), texts

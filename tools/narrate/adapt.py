@@ -363,7 +363,7 @@ def fill_to_range(mains: Sequence[Sentence], pool: Sequence[Sentence], word_min:
                 if t2 not in dp or s2 > dp[t2][0]:
                     dp[t2] = (s2, parts + (it,))
         for tot, (sc, parts) in dp.items():
-            line_parts = _answers_first((m,) + parts)
+            line_parts = arrange_line((m,) + parts)
             if state.stock and any(f in p.text for p in line_parts for f in state.stock):
                 continue
             if lo <= m.length + tot <= hi and not _problem_not_first(line_parts):
@@ -377,6 +377,28 @@ def fill_to_range(mains: Sequence[Sentence], pool: Sequence[Sentence], word_min:
 _ADDS_ZH = re.compile(r"(而且|另外|此外|还有|同时|并且)")
 #: Pain templates that answer a problem just set up ("别担心，今天就来帮你解决。").
 ANSWER_ZH = re.compile(r"^(别担心|其实解决起来)")
+
+
+#: zh sentences that open a demonstration ("我们来试用一下。", "一起来看看上手效果吧。"): said first.
+_INVITE_ZH = re.compile(r"^(我们来试|一起来看看|来看看|上手试一下|上身试一下|上脚试一下)")
+
+
+def arrange_line(parts: tuple[Sentence, ...]) -> tuple[Sentence, ...]:
+    """A line's sentences in the order a person says them: a problem set-up or a demonstration's
+    opening first, then the claims (those that add, 而且/另外, after the others), stock praise last
+    ("它采用…。每天都离不开它。里面含有…。" puts praise between two facts); an answer right after
+    its problem (:func:`_answers_first`). The order changes no length."""
+    def key(p: Sentence) -> int:
+        if _PROBLEM_SETUP_ZH.search(p.text):
+            return -1
+        if _INVITE_ZH.match(p.text):
+            return 0
+        if _stock(p):
+            return 3
+        return 2 if _ADDS_ZH.match(p.text) else 1
+    if len(parts) < 2:
+        return parts
+    return _answers_first(tuple(sorted(parts, key=key)))
 
 
 def _answers_first(parts: tuple[Sentence, ...]) -> tuple[Sentence, ...]:
@@ -406,7 +428,8 @@ def _clash(a: Sentence, b: Sentence) -> bool:
     """Two sentences that may not share a line: the same frame or text, a shared fact, two names."""
     return (a.filled.frame.uid == b.filled.frame.uid or a.text == b.text or bool(set(a.facts) & set(b.facts))
             or bool(a.names and b.names) or bool(a.words & b.words)  # a word said twice in a line repeats it
-            or bool(_PROBLEM_SETUP_ZH.search(a.text) and _PROBLEM_SETUP_ZH.search(b.text)))  # one problem per line
+            or bool(_PROBLEM_SETUP_ZH.search(a.text) and _PROBLEM_SETUP_ZH.search(b.text))  # one problem per line
+            or bool(_INVITE_ZH.match(a.text) and _INVITE_ZH.match(b.text)))  # one demonstration opened per line
 
 
 def _join(parts: Sequence[Sentence], language: Language) -> str:
@@ -425,7 +448,7 @@ def compose(mains: Sequence[Sentence], extras: Sequence[Sentence], word_min: int
 
     def consider(parts: tuple[Sentence, ...]) -> None:
         nonlocal best
-        parts = _answers_first(parts)
+        parts = arrange_line(parts)
         if state.stock and any(f in p.text for p in parts for f in state.stock):
             return  # a stock phrase ("效果看得见") is said once per story
         if sum(_stock(p) for p in parts) > MAX_GENERIC or _problem_not_first(parts):

@@ -670,8 +670,8 @@ def _frame(uid: str, product_name: str, points: Sequence[tuple[str, str]], label
     for k in range(len(parts) - 2):
         a, gap, b = parts[k], parts[k + 1], parts[k + 2]
         if isinstance(a, Slot) and isinstance(b, Slot) and a.kind == b.kind == "name" and isinstance(gap, str) \
-                and len(gap.strip()) <= 3 and not re.search(r"[，。！？、,.!?]", gap):
-            return None
+                and not re.search(r"[，。！？、,.!?]", gap):
+            return None  # ("这款<N>堂的弹嫩<N>" of "这款自然堂的弹嫩水乳套装": the name said twice in one clause)
     needs: set[str] = set()
     for p in parts:
         if isinstance(p, str):

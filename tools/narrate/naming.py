@@ -79,6 +79,8 @@ def _leading_tokens(name: str, max_chars: int, stop_at_code: bool) -> str:
     while len(kept) > 1 and kept[-1] in DANGLING_ZH | {"第", "之", "新", "款", "时尚", "经典", "潮流", "百搭", "轻奢", "现代",
                                                        "可", "不", "免", "无", "十大名牌", "十大品牌"}:
         kept.pop()  # a dangling word, or a title's adjective after the name ("卓韵霜时尚")
+    while len(kept) > 1 and kept[-1] in _NOT_CATEGORY_ZH | {"淡斑", "抗皱", "焕白", "修护", "舒缓"} and len("".join(kept[:-1])) >= 3:
+        kept.pop()  # a claim of the title ends no name ("欧诗漫珍珠白美白", "雪肌精套装补水")
     return "".join(kept) or clean_name(name)[:max_chars]
 
 

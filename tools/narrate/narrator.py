@@ -52,8 +52,9 @@ from tools.narrate.adapt import (
     MAX_NAME_MENTIONS,
     Sentence,
     StoryState,
-    check_sentence,
     Target,
+    arrange_line,
+    check_sentence,
     compose,
     content_words,
     fill_to_range,
@@ -504,6 +505,7 @@ def _repeat_fill(pool: Sequence[Sentence], lo: int, hi: int, language: Language)
         parts.append(next(q for q in pool if q.length == n))
     if not parts:
         return None
+    parts = list(arrange_line(tuple(parts)))
     return ("".join if language == "zh" else " ".join)(p.text for p in parts), parts
 
 
