@@ -123,8 +123,7 @@ class Target:
         self.short, self.long = short or product.name, long or short or product.name
         self.worn = worn_zh(product.name) if language == "zh" else ""  # a garment or shoe: "穿起来", not "用起来"
         self.service = language == "zh" and bool(_SERVICE_ZH.search(product.name))
-        blob = product.name + "|" + "|".join(p for _, p in product.points())
-        self.effects = language != "zh" or bool(_BODY_EFFECT_ZH.search(blob))  # "效果很明显" of a power bank says nothing
+        self.effects = language != "zh" or bool(_BODY_EFFECT_ZH.search(product.name))  # "效果很明显" of a power bank says nothing
         self._ok: dict[str, bool] = {}
 
     def add_fact(self, aspect: str, point: str, default_group: str) -> None:
@@ -200,10 +199,12 @@ _SERVICE_ZH = re.compile(r"服务|改造|上门|安装费|维修|课程|培训|�
 _PRODUCT_USE_ZH = re.compile(r"用|离不开|必备|上手|上身|质地|好物|带回家|入手")
 
 
-#: zh words of an effect on a body (skin, hair, teeth, figure, sleep): products with one may be praised
-#: for a visible effect ("效果很明显"); a toy, a charger or a desk has features instead.
-_BODY_EFFECT_ZH = re.compile(r"肌|肤|脸|面部|发|头皮|唇|眼|牙|齿|斑|纹|皱|痘|毛孔|美白|提亮|补水|保湿|滋润|控油|紧致|修护|舒缓|"
-                             r"防晒|瘦|塑形|身材|睡眠|护脊|腰|颈|肩|关节|减脂|燃脂|清洁|去污|除菌|除螨|抑菌")
+#: zh words of a listing title that sells an effect on the body (skin care, make-up, hair, teeth): such a
+#: product may be praised for a visible effect ("效果很明显"); a toy, a charger, a garment or a desk has
+#: features instead (its facts may still say 亲肤 or 清洁: the title decides).
+_BODY_EFFECT_ZH = re.compile(r"霜|乳|精华|面膜|眼膜|爽肤水|化妆水|水乳|精油|膏|粉底|散粉|蜜粉|粉饼|气垫|遮瑕|隔离|防晒|口红|唇|眼影|眉|"
+                             r"睫毛|卸妆|洁面|洗面|洁颜|沐浴|洗发|护发|发膜|染发|发蜡|发泥|牙刷|牙膏|美白|淡斑|抗皱|紧致|补水|保湿|"
+                             r"祛痘|控油|去角质|磨砂|瘦身|塑形|护肤|彩妆|美容|假发|发片")
 _EFFECT_PRAISE_ZH = re.compile(r"效果很明显|效果看得见|效果显著|效果真的|肉眼可见")
 
 
@@ -306,6 +307,9 @@ MAX_FACTS_SCORED = 4  # facts beyond this many in a line earn nothing more
 #: Generic sentences in a line composed by :func:`compose`: a run of praise ("性价比很高。闭眼入就
 #: 对了。好用不贵。") says nothing; a long shot reaches its length by facts said again first.
 MAX_GENERIC = 3
+#: Sentences a long line is composed from (the best by language model and score; 100 changed nothing
+#: on dev, every third video).
+FILL_POOL = 60
 
 
 def _stock(s: Sentence) -> bool:
@@ -344,7 +348,7 @@ def fill_to_range(mains: Sequence[Sentence], pool: Sequence[Sentence], word_min:
     """A long shot's line: a main sentence and as many further sentences as its length needs
     (a subset-sum over ``pool`` by length, the best-scoring subset for every total)."""
     lo, hi = max(word_min, 1), word_max
-    items = [p for p in sorted(pool, key=lambda e: -(e.lm_lp / max(e.lm_n, 1) + e.score)) if check_sentence(p, target)][:60]
+    items = [p for p in sorted(pool, key=lambda e: -(e.lm_lp / max(e.lm_n, 1) + e.score)) if check_sentence(p, target)][:FILL_POOL]
     best: Line | None = None
     heads = [m for m in mains if check_sentence(m, target)][:8] or items[:8]
     for m in heads:

@@ -849,10 +849,13 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (s.cls != "ing" or (head_kind(f.point) == "ingredient" and not _LIST_ZH.search(f.point)
                                          and not (_NOT_INGREDIENT_ZH.search(f.point) or "的" in f.point)))
                  and (s.cls != "mat" or (head_kind(f.point) in ("ingredient", "material", "tech") and not _LIST_ZH.search(f.point)))
-                 and (s.cls not in ("ing", "mat", "matq", "tech") or not (_NOT_TOUTED_ZH.search(f.point) or _starts_with_verb(f.point)))
+                 and (s.cls != "matl" or (head_kind(f.point) in ("ingredient", "material") and not _LIST_ZH.search(f.point)))
+                 and (s.cls not in ("ing", "mat", "matl", "matq", "tech") or not (_NOT_TOUTED_ZH.search(f.point) or _starts_with_verb(f.point)))
                  and (s.cls != "res" or _names_a_result(f.point))
                  and (s.cls != "aud" or head_kind(f.point) == "audience")
-                 and (s.cls != "crt" or head_kind(f.point) == "cert")
+                 and (s.group != "service" or not re.match(r"(不包含|不含|不支持|不提供|没有|无法|不能|仅|只)", f.point))
+                 and (s.cls != "crt" or (head_kind(f.point) == "cert" and not re.search(r"(检测|测试|质检|鉴定)$", f.point)))
+                 and (s.cls != "crtx" or head_kind(f.point) == "cert")  # "CQC，用着更安心" names no certificate
                  and (s.cls != "pass" or re.search(r"(认证|检测|测试|质检|鉴定|评级|考验|[A-Z]级)$", f.point))
                  and (s.cls != "tech" or head_kind(f.point) == "tech")
                  and (s.cls != "matq" or head_kind(f.point) in ("material", "tech"))
@@ -861,6 +864,7 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (s.cls != "res" or not _NOT_RESULT_ZH.search(f.point))
                  and (s.cls != "gift" or (head_kind(f.point) == "gift" and not re.search(r"\d|元|价|折|活动|大促|进行|链接|点击|购物车", f.point)))
                  and (s.cls != "probn" or not re.match(r"(容易|易|总|会|不|经常|老是)", f.point))
+                 and (s.cls not in ("prob", "probn") or "痛点" in f.aspect or not re.match(r"(不|无|零|免|告别|防|抗)", f.point))
                  and (s.cls not in ("prob", "probn") or (f.cls != "x" and not re.match(r"(直击|针对|解决|对抗|改善|告别|击退|抵御|预防|防止|减少|淡化|修护|修复|舒缓|缓解|远离)", f.point) and bool(_PROBLEM_ZH.search(f.point) or _PROBLEM_ANY_ZH.search(f.point))
                                           and not _PROBLEM_SOLVED_ZH.search(f.point)))
                  and (frame.template or src_sim >= FILL_SIM or _related(s.src, f.point, language))]
@@ -883,8 +887,8 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                 if prev and not is_punct(prev[-1]) and zh_pos(prev[-1])[:1] == "n" and prev[-1] not in _TAKES_NP_ZH:
                     return []  # "里面的成分{玻尿酸}": a noun glued to the slot makes a compound of any fill
             if isinstance(p, Slot) and p.kind == "fact" and i + 1 < len(frame.parts) and isinstance(frame.parts[i + 1], str) \
-                    and re.match(r"(不够|不行|不好|不足|太差|太少|没用|有问题|出问题)", frame.parts[i + 1]):
-                return []  # "玩游戏{16G内存}不够用？": the source's problem; this product's fact is no problem of it
+                    and re.match(r"(不够|不行|不好|不足|太差|太少|没用|有问题|出问题|系列)", frame.parts[i + 1]):
+                return []  # "玩游戏{16G内存}不够用？": the source's problem; "{200克}系列": no fact names a series
     # variants: vary the first slot's fact (lengths differ), later slots take the next unused ones
     out: list[Filled] = []
     first_opts = options[0][:limit] if options else [None]

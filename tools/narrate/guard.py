@@ -229,7 +229,7 @@ def _errors_en(text: str) -> list[str]:
 
 #: zh slot classes that take a noun phrase of one kind (ingredient, material, audience, …; the kind
 #: itself is checked when the slot is filled, :func:`tools.narrate.frames.fill_frame`).
-NOUN_SLOTS = frozenset({"ing", "mat", "matq", "tech", "aud", "crt", "pass", "design", "res", "gift"})
+NOUN_SLOTS = frozenset({"ing", "mat", "matl", "matq", "tech", "aud", "crt", "crtx", "pass", "design", "res", "gift"})
 #: zh slot classes that take a problem of any phrase class (its wording is checked when filled).
 PROBLEM_SLOTS = frozenset({"prob", "probn"})
 

@@ -61,7 +61,8 @@ from tools.narrate.adapt import (
     sentence_candidates,
 )
 from tools.narrate.corpus import CORPUS_FILES, Corpus, default_corpus
-from tools.narrate.frames import FILL_SIM, Frame, frames_from_line, name_words, parse_template, usage_counts, usage_of
+from tools.narrate.frames import (FILL_SIM, Frame, frames_from_line, head_kind, name_words, parse_template, usage_counts,
+                                  usage_of)
 from tools.narrate.grounding import Grounder
 from tools.narrate.lm import CharLM
 from tools.narrate.naming import long_name, say_worn, short_name
@@ -399,23 +400,40 @@ class EmbeddedNarrator:
             # as many further sentences as it needs: generic ones not said yet, then (a run of them
             # only when nothing else reaches) generic ones said again
             wide: list[Sentence] = []
-            if line is None:
-                # facts the label does not ask for (the material, in a long effects shot), each said once, come
-                # before a run of stock praise ("一定要试试。推荐给大家。性价比很高。…" is no line to post)
+            # facts the label does not ask for (the material, in a long effects shot), each said once, then
+            # (a long story that has said them all) said again, come before a run of stock praise
+            # ("一定要试试。推荐给大家。性价比很高。…" is no line to post)
+            for said_again in (False, True):
+                if line is not None:
+                    break
+                wide = []
                 for f in target.facts:
-                    if f.point not in state.used_points and f.group not in ("offer", "pain", "related") and f.cls != "x":
-                        wide += [w for w in self._fact_sentences(f.point, target, state, label, [pron, pron], lm, groups)
+                    if (said_again or f.point not in state.used_points) and f.group not in ("offer", "pain", "related") \
+                            and f.cls != "x":
+                        wide += [w for w in self._fact_sentences(f.point, target, state, label, [pron, pron], lm, groups,
+                                                                 again=said_again)
                                  if (f.group == "look" or not re.search(r"^你看|一眼就能看出来", w.text))
+                                 and (not w.filled.frame.uid.startswith("fact:") or f.cls in ("vp", "ap")
+                                      or not (head_kind(f.point) == "product" or re.search(r"[和与及等]|产品$", f.point)))
                                  and (w.filled.frame.label not in ("产品推荐", "引导购买", "痛点铺垫")
-                                      or w.filled.frame.label in parts)]
-                        # "你看，萃取天然植物成分" shows nothing; "今天要推荐的是…" mid-line introduces nothing
-            for cap, gen_state in ((MAX_GENERIC, state), (MAX_GENERIC, StoryState()), (None, state), (None, StoryState())):
+                                      or w.filled.frame.label in parts)
+                                 and not (said_again and w.filled.frame.uid in state.used_frames)]
+                        # "你看，萃取天然植物成分" shows nothing; "今天要推荐的是…" mid-line introduces nothing;
+                        # "明基SW240显示器，尺寸和比例。", "…，支持…系统的产品。": no bare list or product after the name
+                for gen_state in (state, StoryState()):
+                    if line is not None:
+                        break
+                    gen = sentence_candidates([(f, -0.2) for f in generic_frames(lang)], target, gen_state, label,
+                                              [pron, pron], lm, None, groups, kind_of, max_len=hi)
+                    line = fill_to_range(mains or again or extras or gen, extras + again + wide + gen, b.word_min,
+                                         b.word_max, state, target, want_name, required, introduce, max_generic=MAX_GENERIC)
+            for gen_state in (state, StoryState()):
                 if line is not None:
                     break
                 gen = sentence_candidates([(f, -0.2) for f in generic_frames(lang)], target, gen_state, label,
                                           [pron, pron], lm, None, groups, kind_of, max_len=hi)
                 line = fill_to_range(mains or again or extras or gen, extras + again + wide + gen, b.word_min,
-                                     b.word_max, state, target, want_name, required, introduce, max_generic=cap)
+                                     b.word_max, state, target, want_name, required, introduce, max_generic=None)
         if line is not None:
             text = line.text
             used: list[Sentence] = list(line.parts)
@@ -446,7 +464,7 @@ class EmbeddedNarrator:
         return text, prov
 
     def _fact_sentences(self, fact: str, target: Target, state: StoryState, label: str, names: Sequence[str], lm: CharLM,
-                        groups: Sequence[str]) -> list[Sentence]:
+                        groups: Sequence[str], again: bool = False) -> list[Sentence]:
         """Template sentences of any label that state ``fact`` (a beat's printed fact)."""
         own = next((f for f in target.facts if f.point == fact), None)
         if own is None:
@@ -458,8 +476,8 @@ class EmbeddedNarrator:
         target.facts = [own]  # only the printed fact may fill these
         try:
             # a printed fact is said whatever frames earlier shots used (each shot's printed fact needs one)
-            fresh = StoryState(used_points=state.used_points, words=state.words, name_mentions=state.name_mentions,
-                               label=state.label)
+            fresh = StoryState(used_points=set() if again else state.used_points, words=state.words,
+                               name_mentions=state.name_mentions, label=state.label)
             out = sentence_candidates(tpls, target, fresh, "", names, lm, fact, [own.group])
         finally:
             target.facts = facts_backup
