@@ -600,6 +600,12 @@ def test_seller_fact_lists_are_read_by_what_each_fact_is():
     assert by["质地轻薄"].group == "texture"
     assert "乙基己酯" not in by and "甲氧基肉桂酸乙基己酯" in by
     assert "透明质酸" in by and "透明质酸钠" in by  # a shorter name that starts the longer one is a name too
+    # seeds 131/137: "不仅能温和，还能清洁" (a tie in copy usage went to the verb), "它帮你改善表面问题肉眼可见",
+    # "而且它不皂化物" (不 before a noun)
+    tie = typed_facts([("功效", "温和", 1.0)], "zh", usage=lambda w: {"ap": 5, "vp": 5})
+    assert tie[0].cls == "ap"
+    assert [f.point for f in typed_facts([("功效", "改善表面问题肉眼可见", 1.0)], "zh")] == ["改善表面问题"]
+    assert fact_class("不皂化物", "zh", "benefit") == "x" and fact_class("不油腻", "zh", "benefit") == "ap"
 
 
 def test_a_garment_is_worn_not_used():
@@ -625,6 +631,8 @@ def test_a_garment_is_worn_not_used():
     ("ROMOSS罗马仕10000毫安大容量充电宝22.5W快充超薄小巧便", "ROMOSS"),  # was "ROMOSS罗马" (half of 罗马仕)
     ("Colorkey珂拉琪空气唇釉女唇彩丝绒雾面口红女官方旗舰店大牌正品", "Colorkey"),  # was "Colorkey珂"
     ("慕思官方十大名牌儿童天然椰棕床垫席梦思慕斯榻榻米棕榈乳胶硬垫", "慕思儿童天然椰棕床垫"),  # was "慕思官方十大名牌"
+    ("三橡树品牌正品染发剂植物天然无刺激孕妇自己在纯家染头发膏遮白", "三橡树染发剂"),
+    ("zuru2023新款x特攻1秒速充增压儿童水枪玩具喷呲滋泚水枪男孩户", "zuru"),  # was "zuru2023"
 ])
 def test_spoken_names_are_never_half_a_word(title, short):
     assert short_name(ProductInfo(name=title, language="zh"), "zh") == short

@@ -377,6 +377,8 @@ def fill_to_range(mains: Sequence[Sentence], pool: Sequence[Sentence], word_min:
     return best
 
 
+#: Sentences that say whom the product is for: one a line (two may contradict each other).
+_AUDIENCE_LINE_ZH = re.compile(r"适合|也能放心使用|专为|专门为")
 #: Sentences that add to what the sentence before them claimed.
 _ADDS_ZH = re.compile(r"(而且|另外|此外|还有|同时|并且)")
 #: Pain templates that answer a problem just set up ("别担心，今天就来帮你解决。").
@@ -433,7 +435,8 @@ def _clash(a: Sentence, b: Sentence) -> bool:
     return (a.filled.frame.uid == b.filled.frame.uid or a.text == b.text or bool(set(a.facts) & set(b.facts))
             or bool(a.names and b.names) or bool(a.words & b.words)  # a word said twice in a line repeats it
             or bool(_PROBLEM_SETUP_ZH.search(a.text) and _PROBLEM_SETUP_ZH.search(b.text))  # one problem per line
-            or bool(_INVITE_ZH.match(a.text) and _INVITE_ZH.match(b.text)))  # one demonstration opened per line
+            or bool(_INVITE_ZH.match(a.text) and _INVITE_ZH.match(b.text))  # one demonstration opened per line
+            or bool(_AUDIENCE_LINE_ZH.search(a.text) and _AUDIENCE_LINE_ZH.search(b.text)))  # "男士也能…。它特别适合女士。"
 
 
 def _join(parts: Sequence[Sentence], language: Language) -> str:

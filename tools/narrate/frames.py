@@ -202,6 +202,9 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
         #: idiom tag ("l"/"i", which reads as an adjective phrase) says
     if any(w == "的" for w, _ in parts[1:-1]):
         return "np" if parts[-1][1][:1] == "n" else "x"  # "红墙前的风华明艳" is no predicate
+    if parts[0][0] == "不" and len(parts) >= 2 and all(f[:1] == "n" or f in ("zg", "ng", "k") for _, f in parts[1:]) \
+            and usage_free_noun(point[1:]):
+        return "x"  # "不皂化物": 不 before a noun is no Chinese ("而且它不皂化物")
     if parts[0][0] in ("无", "不", "零", "免", "没有", "不会") and len(parts) >= 2:
         return "ap"  # 无钢圈, 不粘腻: says how it is ("它无钢圈"), never after 能/可以
     if parts[0][0] in _EASY_ZH and len(parts) >= 2:
@@ -228,6 +231,12 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     if last[0] == "a" or last in ("l", "i"):
         return "ap"
     return "x"  # e.g. noun + verb ("王者配置"): no slot is sure to take it
+
+
+def usage_free_noun(word: str) -> bool:
+    """Whether a zh noun after 不 is a plain noun (皂化物), not one of the adjective-like nouns copy
+    negates (不油腻, 不粘手, 不刺激 are said; jieba tags some of them n)."""
+    return not re.search(r"[腻粘黏油闷燥涩刺痒掉脱晕卡飞沾]", word)
 
 
 @lru_cache(maxsize=4096)
@@ -346,6 +355,8 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
         g = aspect_group(a)
         if g == "related":
             continue
+        if language == "zh" and len(p) > 6:
+            p = re.sub(r"(，|,)?(肉眼可见|看得见|效果显著)$", "", p)  # "改善表面问题肉眼可见": the claim, without its boast
         cls = None
         sure = language == "en" or len(tokens(p, language)) >= 2
         if language == "zh" and (p in _GENERIC_WORDS_ZH() or (len(p) <= 2 and is_punct(p))):
@@ -373,7 +384,9 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
                 if u.get("neg", 0) >= 0.5 * n:
                     g = "pain"
                 else:
-                    best = max(("vp", "ap", "np"), key=lambda k: u.get(k, 0))
+                    # a tie goes to jieba's reading: 温和 (ap 5, vp 5) is how it is, not what it does ("不仅能温和")
+                    tag = "ap" if zh_pos(p)[:1] == "a" else "vp" if zh_pos(p)[:1] == "v" else "np"
+                    best = max(("vp", "ap", "np"), key=lambda k: (u.get(k, 0), k == tag))
                     if u.get(best, 0) >= 0.5 * n:
                         cls, sure = best, True
                         if best == "vp" and zh_pos(p) not in ("v", "vd") and p[0] not in _VERB_CHARS_ZH and u["vp"] < 3:

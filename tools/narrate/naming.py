@@ -24,7 +24,7 @@ def clean_name(name: str) -> str:
     s = _NAME_NOISE_RE.sub(" ", name).strip()
     s = re.sub(r"官方旗舰店|旗舰店|官方正品", "", s).strip() or s  # "植物医生旗舰店高山白茶…": the shop, not the name
     s = re.sub(r"^\S{1,6}同款\s*", "", s) or s
-    s = re.sub(r"(?<=.)(十大名牌|十大品牌|官方(?=.))", "", s) or s
+    s = re.sub(r"(?<=.)(十大名牌|十大品牌|官方(?=.)|品牌正品|正品(?=.)|品牌(?=.))", "", s) or s
     s = re.sub(r"20[0-9]{2}年?(新款|款|春夏|秋冬|夏季|冬季)", "·", s).strip("·") or s  # "zuru2023新款x特攻": the year ends the name  # "慕思官方十大名牌儿童…床垫": a boast, not the name  # "罗云熙同款高姿…": a celebrity's endorsement, not the name
     changed = True
     while changed:
