@@ -606,6 +606,9 @@ def test_seller_fact_lists_are_read_by_what_each_fact_is():
     assert tie[0].cls == "ap"
     assert [f.point for f in typed_facts([("功效", "改善表面问题肉眼可见", 1.0)], "zh")] == ["改善表面问题"]
     assert fact_class("不皂化物", "zh", "benefit") == "x" and fact_class("不油腻", "zh", "benefit") == "ap"
+    # seeds 139/149: "它可以防螨达标", "外观上，它横竖屏切换"
+    ty = {f.point: f.cls for f in typed_facts([("功效", "防螨达标", 1.0), ("外观", "横竖屏切换", 1.0)], "zh")}
+    assert ty == {"防螨达标": "ap", "横竖屏切换": "vp"}
 
 
 def test_a_garment_is_worn_not_used():
@@ -633,6 +636,8 @@ def test_a_garment_is_worn_not_used():
     ("慕思官方十大名牌儿童天然椰棕床垫席梦思慕斯榻榻米棕榈乳胶硬垫", "慕思儿童天然椰棕床垫"),  # was "慕思官方十大名牌"
     ("三橡树品牌正品染发剂植物天然无刺激孕妇自己在纯家染头发膏遮白", "三橡树染发剂"),
     ("zuru2023新款x特攻1秒速充增压儿童水枪玩具喷呲滋泚水枪男孩户", "zuru"),  # was "zuru2023"
+    ("【曼秀雷敦】润唇膏植物精油蔷薇果护唇膏小蜜油保湿", "曼秀雷敦润唇膏"),  # a bracket holding the brand is the name
+    ("【官方正品】IPSA茵芙莎三色遮瑕膏提亮遮黑眼圈痘痘泪痕痘印泛红", "IPSA茵芙莎"),
 ])
 def test_spoken_names_are_never_half_a_word(title, short):
     assert short_name(ProductInfo(name=title, language="zh"), "zh") == short
@@ -683,6 +688,16 @@ def test_lines_are_said_in_a_persons_order_and_long_shots_say_facts_not_praise_r
             assert "stock" not in kinds or "claim" not in kinds[kinds.index("stock"):], ln.text
             assert sum(bool(re.match(r"(我们来试|一起来看看)", s)) for s in sents) <= 1, ln.text
     assert n_lines > 100 and long_runs / n_lines < 0.03, (long_runs, n_lines)
+
+
+def test_a_name_slot_never_starts_inside_the_source_brand():
+    """Seed 139: "为大家介绍花IPSA茵芙莎三色遮瑕膏" (the source said 花西子; jieba split 花 / 西子)."""
+    from tools.narrate.frames import _generic_grounder, frames_from_line, name_words
+
+    name = "花西子空气蜜粉/夏季散粉定妆粉饼女持久控油提亮肤色不脱妆油皮"
+    g = _generic_grounder("zh")
+    fr = frames_from_line("u", name, [], "产品推荐", "为大家介绍花西子空气蜜粉。", None, "zh", g, name_words(name, "zh", g))
+    assert not any(isinstance(p, str) and p.endswith("花") for f in fr for p in f.parts), [f.parts for f in fr]
 
 
 def test_a_corpus_line_that_says_its_name_twice_in_a_clause_is_no_frame():

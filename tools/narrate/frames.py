@@ -224,6 +224,8 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
         return "ap"  # 吸收快, 配速范围广, 快而安静: a predicate adjective ends it ("它能吸收快" is not Chinese)
     if first in ("v", "vd", "p") and last not in ("uj",):
         return "vp"
+    if (first[0] == "d" or first == "ad") and last[:1] == "v" and len(parts) >= 3:
+        return "vp"  # "横竖屏切换": what it does ("它可以横竖屏切换"), not how it looks ("外观上，它横竖屏切换")
     if first[0] == "d" or first == "ad":
         return "ap"
     if last in _ZH_NOUNISH:
@@ -404,6 +406,8 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
                 cls = "x"  # "改善肌肤没有明显改变" reports, it does not promise
             elif (len(toks) == 2 and _ATTR_NOUN_ZH.search(p) and zh_pos(toks[-1])[:1] == "n") or p.endswith("需求"):
                 cls = "np"  # 补水力, 持妆效果, 吸收速度: a noun phrase ("它能补水力" is not Chinese)
+        if language == "zh" and cls == "vp" and re.search(r"(达标|合格|达到标准)$", p):
+            cls = "ap"  # "防螨达标" says how it is: "它防螨达标", never "它可以防螨达标"
         if language == "zh" and cls == "ap" and p.startswith("无") and len(p) >= 3 and zh_pos(p[1:]) in ("a", "v", "ad", "vd"):
             p = "不" + p[1:]  # "它无刺眼" is not Chinese; "它不刺眼" is
         if language == "zh" and cls == "ap" and len(p) >= 3 and zh_pos(p[0]) in ("n", "ng") and zh_pos(p[1:]) in ("a", "v", "ad"):
@@ -654,6 +658,8 @@ def _frame(uid: str, product_name: str, points: Sequence[tuple[str, str]], label
         if language == "zh" and zh_pos(phrase) not in ("n", "nz", "nr", "nt", "ns", "x", "eng", "l") and len(tokens(phrase, "zh")) == 1 \
                 and zh_pos(phrase)[0] in "av":
             continue  # a descriptive word of the name (滋润 in "…滋润霜") is a claim, not a name
+        if language == "zh" and s > 0 and re.match(r"[\u4e00-\u9fff]", text[s - 1]) and (text[s - 1] + phrase[:1]) in product_name:
+            return None  # "为大家介绍花<西子…>" of 花西子: the slot would start inside the source's brand
         spans.append((s, e, Slot("name", src=phrase)))
         for k in range(s, e):
             taken[k] = True
@@ -875,7 +881,7 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (frame.template or language != "zh" or _corpus_slot_takes(s, f))
                  and (s.cls != "design" or bool(_DESIGN_ZH.search(f.point)))
                  and (s.cls != "res" or not _NOT_RESULT_ZH.search(f.point))
-                 and (s.cls != "gift" or (head_kind(f.point) == "gift" and not re.search(r"\d|元|价|折|活动|大促|进行|链接|点击|购物车", f.point)))
+                 and (s.cls != "gift" or (head_kind(f.point) == "gift" and not re.search(r"\d|元|价|折|活动|大促|进行|链接|点击|购物车|的|们$|[人男女友妈爸]$", f.point)))
                  and (s.cls != "probn" or not re.match(r"(容易|易|总|会|不|经常|老是)", f.point))
                  and (s.cls not in ("prob", "probn") or "痛点" in f.aspect or not re.match(r"(不|无|零|免|告别|防|抗)", f.point))
                  and (s.cls not in ("prob", "probn") or (f.cls != "x" and not re.match(r"(直击|针对|解决|对抗|改善|告别|击退|抵御|预防|防止|减少|淡化|修护|修复|舒缓|缓解|远离)", f.point) and bool(_PROBLEM_ZH.search(f.point) or _PROBLEM_ANY_ZH.search(f.point))

@@ -19,8 +19,15 @@ _NAME_NOISE_RE = re.compile(r"【[^】]*】|\[[^\]]*\]|「[^」]*」")
 _NAME_NOISE_WORDS_ZH = ("官方正品", "官方旗舰店", "旗舰店", "正品", "官方", "新品", "新款", "全新", "现货", "包邮", "特价")
 
 
+#: Words of a promotion in a listing title's brackets (【立即抢购】, 【官方正品】, 【虞书欣同款】).
+_PROMO_ZH = re.compile(r"抢|购|订|付|定|速达|推荐|同款|正品|官方|品牌日|会员|赠|节|季|专享|直播|现货|重磅|全新|限定|限量|发货|预售|"
+                       r"狂|大牌|秒杀|特价|包邮|新品|爆款|热卖|活动|福利|优惠|顺丰|超品|首发|年货|礼")
+
+
 def clean_name(name: str) -> str:
     """The product name without shop decorations (bracketed promotions, 官方正品, 新款 …)."""
+    # a bracket holding only a brand ("【曼秀雷敦】润唇膏…") opens the name; one holding a promotion does not
+    name = re.sub(r"【([^】\d]{2,8})】", lambda m: m.group(1) if not _PROMO_ZH.search(m.group(1)) else m.group(0), name)
     s = _NAME_NOISE_RE.sub(" ", name).strip()
     s = re.sub(r"官方旗舰店|旗舰店|官方正品", "", s).strip() or s  # "植物医生旗舰店高山白茶…": the shop, not the name
     s = re.sub(r"^\S{1,6}同款\s*", "", s) or s
@@ -80,6 +87,9 @@ def _leading_tokens(name: str, max_chars: int, stop_at_code: bool) -> str:
     while len(kept) > 1 and kept[-1] in DANGLING_ZH | {"第", "之", "新", "款", "时尚", "经典", "潮流", "百搭", "轻奢", "现代",
                                                        "可", "不", "免", "无", "十大名牌", "十大品牌"}:
         kept.pop()  # a dangling word, or a title's adjective after the name ("卓韵霜时尚")
+    rest = toks[len(kept):] if len(kept) < len(toks) else []
+    if len(kept) > 1 and len(kept[-1]) == 1 and rest and (kept[-1] + rest[0][:1]) in "".join(kept[:-1]):
+        kept.pop()  # "兰蔻菁纯护肤品套装菁" of "…套装 菁纯眼霜": one character of the next word
     while len(kept) > 1 and kept[-1] in _NOT_CATEGORY_ZH | {"淡斑", "抗皱", "焕白", "修护", "舒缓"} and len("".join(kept[:-1])) >= 3:
         kept.pop()  # a claim of the title ends no name ("欧诗漫珍珠白美白", "雪肌精套装补水")
     return "".join(kept) or clean_name(name)[:max_chars]

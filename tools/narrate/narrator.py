@@ -414,12 +414,13 @@ class EmbeddedNarrator:
                                                                  again=said_again)
                                  if (f.group == "look" or not re.search(r"^你看|一眼就能看出来", w.text))
                                  and (not w.filled.frame.uid.startswith("fact:") or f.cls in ("vp", "ap")
-                                      or not (head_kind(f.point) == "product" or re.search(r"[和与及等]|产品$", f.point)))
+                                      or not (head_kind(f.point) == "product" or re.search(r"[和与及等]|产品$", f.point)
+                                              or w.text.startswith(tuple(n for n in (target.short, target.long, pron) if n))))
                                  and (w.filled.frame.label not in ("产品推荐", "引导购买", "痛点铺垫")
                                       or w.filled.frame.label in parts)
                                  and not (said_again and w.filled.frame.uid in state.used_frames)]
                         # "你看，萃取天然植物成分" shows nothing; "今天要推荐的是…" mid-line introduces nothing;
-                        # "明基SW240显示器，尺寸和比例。", "…，支持…系统的产品。": no bare list or product after the name
+                        # "明基SW240显示器，尺寸和比例。", "雅兰床垫，泰国进口乳胶层。": no bare noun phrase after the name
                 for gen_state in (state, StoryState()):
                     if line is not None:
                         break
