@@ -351,36 +351,42 @@ def fill_to_range(mains: Sequence[Sentence], pool: Sequence[Sentence], word_min:
     """A long shot's line: a main sentence and as many further sentences as its length needs
     (a subset-sum over ``pool`` by length, the best-scoring subset for every total)."""
     lo, hi = max(word_min, 1), word_max
-    items = [p for p in sorted(pool, key=lambda e: -(e.lm_lp / max(e.lm_n, 1) + e.score)) if check_sentence(p, target)][:FILL_POOL]
+    items = list(islice((p for p in sorted(pool, key=lambda e: -(e.lm_lp / max(e.lm_n, 1) + e.score))
+                         if check_sentence(p, target)), FILL_POOL))
     best: Line | None = None
     # each further sentence pays for the words it says again (the line's score does too, but the subset
     # sum keeps one list per length and would otherwise fill it with the same repeated templates)
-    item_rep = {id(it): W_OVERLAP_ITEM * len(it.words & state.words) / max(len(it.words), 1) for it in items}
+    gain = [it.lm_lp / max(it.lm_n, 1) + it.score - W_EXTRA
+            - W_OVERLAP_ITEM * len(it.words & state.words) / max(len(it.words), 1) for it in items]
+    stock = [int(_stock(it)) if max_generic is not None else 0 for it in items]
+    n = len(items)
+    clash = [[j != i and _clash(items[i], items[j]) for j in range(n)] for i in range(n)]
     heads = [m for m in mains if check_sentence(m, target)][:8] or items[:8]
     for m in heads:
-        # dp[total] = the best-scoring list of pool sentences of that total length (no clashes)
-        # dp[(total, stock)] = the best-scoring list of pool sentences of that total length holding that many
-        # stock sentences (no clashes): one list per length alone would lose the lists the stock cap still admits
+        # dp[(total, stock)] = the best-scoring list (item indices) of pool sentences of that total length
+        # holding that many stock sentences, none clashing: one list per length alone would lose the lists
+        # the stock cap still admits
         k0 = int(_stock(m)) if max_generic is not None else 0  # the main sentence counts too
-        dp: dict[tuple[int, int], tuple[float, tuple[Sentence, ...]]] = {(0, k0): (0.0, ())}
-        for it in items:
-            if _clash(it, m):
+        dp: dict[tuple[int, int], tuple[float, tuple[int, ...]]] = {(0, k0): (0.0, ())}
+        for i, it in enumerate(items):
+            if it is m or _clash(it, m):
                 continue
-            k_it = int(_stock(it)) if max_generic is not None else 0
-            for (tot, k), (sc, parts) in sorted(dp.items(), reverse=True):
-                t2, k2 = tot + it.length, k + k_it
-                if m.length + t2 > hi or any(_clash(it, q) for q in parts) or len(parts) >= 11:
+            ci = clash[i]
+            for (tot, k), (sc, idx) in sorted(dp.items(), reverse=True):
+                t2, k2 = tot + it.length, k + stock[i]
+                if m.length + t2 > hi or len(idx) >= 11 or (max_generic is not None and k2 > max_generic) \
+                        or any(ci[j] for j in idx):
                     continue
-                if max_generic is not None and k2 > max_generic:
-                    continue
-                s2 = sc + it.lm_lp / max(it.lm_n, 1) + it.score - W_EXTRA - item_rep[id(it)]
+                s2 = sc + gain[i]
                 if (t2, k2) not in dp or s2 > dp[(t2, k2)][0]:
-                    dp[(t2, k2)] = (s2, parts + (it,))
-        for (tot, _k), (sc, parts) in dp.items():
-            line_parts = arrange_line((m,) + parts)
+                    dp[(t2, k2)] = (s2, idx + (i,))
+        for (tot, _k), (sc, idx) in dp.items():
+            if not lo <= m.length + tot <= hi:
+                continue
+            line_parts = arrange_line((m,) + tuple(items[j] for j in idx))
             if state.stock and any(f in p.text for p in line_parts for f in state.stock):
                 continue
-            if lo <= m.length + tot <= hi and not _problem_not_first(line_parts):
+            if not _problem_not_first(line_parts):
                 sc2 = _line_score(line_parts, state, want_name, required, must_name)
                 if best is None or sc2 > best.score:
                     best = Line(parts=line_parts, text=_join(line_parts, target.lang), score=sc2)
