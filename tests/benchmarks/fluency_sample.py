@@ -11,10 +11,14 @@ each id is in ``key.json``. Each rater reads ``sample.tsv`` alone and writes ``r
 (id, ``y`` / ``n``: "a person would say this in an ad", a note for every ``n``), then ``score``
 reports the yes-rate per source and rater, the share every rater accepted and the agreement.
 
-The committed samples (``fluency/``: seed 107; ``fluency/seed109/``: seed 109, ``--dir`` to score
-it) were made with the same code and each rated by two raters who saw only ``sample.tsv``. The
-narrator was tuned on dev.json by reading the rejected lines of earlier seeds (26–103); the
-sampled products are dev products too, so the rate is a development number, not a held-out one.
+The committed samples were made with the same code and each rated by two raters who saw only
+``sample.tsv``: ``fluency/`` (seed 107) and ``fluency/seed109/`` were rated on the code they were
+tuned with (the narrator was tuned on dev.json by reading the rejected lines of earlier seeds,
+26–109); ``seed113``/``seed127``, ``seed131``/``seed137``, ``seed139``/``seed149`` and
+``seed151``/``seed157`` are fresh seeds drawn after each round of fixes of the next session
+(``key.json`` holds the lines, so each folder records the code it rated). The sampled products
+are dev products, so every rate is a development number, not a held-out one. Score a folder
+with ``score --dir tests/benchmarks/fluency/seed151``.
 """
 
 from __future__ import annotations
