@@ -700,6 +700,18 @@ def test_a_name_slot_never_starts_inside_the_source_brand():
     assert not any(isinstance(p, str) and p.endswith("花") for f in fr for p in f.parts), [f.parts for f in fr]
 
 
+def test_design_and_result_slots_take_only_their_kind():
+    """Seeds 151/157: "它采用了细腻不卡纹" (a benefit with 不 as a design), "使用它可以轻松打造毛戈平高光粉膏"
+    (the product as what it makes)."""
+    from tools.narrate.frames import _names_a_result, fill_frame, parse_template, typed_facts
+
+    assert not _names_a_result("毛戈平高光粉膏") and _names_a_result("精致妆容")
+    fr = parse_template("t", "它采用了{fact:look:design}。", "外观设计", "zh")
+    facts = typed_facts([("外观", "细腻不卡纹", 1.0), ("外观", "圆角设计", 1.0)], "zh")
+    texts = [f.text for f in fill_frame(fr, facts, set(), ["它"], "zh")]
+    assert "它采用了圆角设计。" in texts and not any("不卡纹" in t for t in texts)
+
+
 def test_a_corpus_line_that_says_its_name_twice_in_a_clause_is_no_frame():
     from tools.narrate.frames import _generic_grounder, frames_from_line, name_words
 

@@ -123,6 +123,9 @@ def _words_zh(point: str) -> list[str]:
     return [t for t in tokens(point, "zh") if not is_punct(t)]
 
 
+words_zh = _words_zh  # public name for the other narrator modules
+
+
 @lru_cache(maxsize=16384)
 def head_kind(point: str) -> str:
     """What a zh fact phrase names: 'ingredient', 'material', 'tech', 'audience', 'cert', 'product',
@@ -811,7 +814,7 @@ def _names_a_result(point: str) -> bool:
     toks = _words_zh(point)
     return bool(toks) and zh_pos(toks[-1])[:1] == "n" and zh_pos(toks[-1]) != "vn" and not re.search(r"能力|护肤|护理|[力性度]$", point) \
         and not any(zh_pos(t) == "v" or zh_pos(t)[:1] == "d" for t in toks) and not (len(toks[0]) == 1 and toks[0] in _VERB_CHARS_ZH) \
-        and not re.search(r"高度|程度", point)
+        and not re.search(r"高度|程度", point) and head_kind(point) != "product"  # "打造毛戈平高光粉膏" makes the product
 
 
 @lru_cache(maxsize=1)
@@ -879,7 +882,7 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (s.cls != "tech" or head_kind(f.point) == "tech")
                  and (s.cls != "matq" or head_kind(f.point) in ("material", "tech"))
                  and (frame.template or language != "zh" or _corpus_slot_takes(s, f))
-                 and (s.cls != "design" or bool(_DESIGN_ZH.search(f.point)))
+                 and (s.cls != "design" or (bool(_DESIGN_ZH.search(f.point)) and not re.search(r"[不无没]", f.point)))
                  and (s.cls != "res" or not _NOT_RESULT_ZH.search(f.point))
                  and (s.cls != "gift" or (head_kind(f.point) == "gift" and not re.search(r"\d|元|价|折|活动|大促|进行|链接|点击|购物车|的|们$|[人男女友妈爸]$", f.point)))
                  and (s.cls != "probn" or not re.match(r"(容易|易|总|会|不|经常|老是)", f.point))

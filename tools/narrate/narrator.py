@@ -62,7 +62,7 @@ from tools.narrate.adapt import (
 )
 from tools.narrate.corpus import CORPUS_FILES, Corpus, default_corpus
 from tools.narrate.frames import (FILL_SIM, Frame, frames_from_line, head_kind, name_words, parse_template, usage_counts,
-                                  usage_of)
+                                  usage_of, words_zh)
 from tools.narrate.grounding import Grounder
 from tools.narrate.lm import CharLM
 from tools.narrate.naming import long_name, say_worn, short_name
@@ -413,14 +413,16 @@ class EmbeddedNarrator:
                         wide += [w for w in self._fact_sentences(f.point, target, state, label, [pron, pron], lm, groups,
                                                                  again=said_again)
                                  if (f.group == "look" or not re.search(r"^你看|一眼就能看出来", w.text))
-                                 and (not w.filled.frame.uid.startswith("fact:") or f.cls in ("vp", "ap")
+                                 and (not w.filled.frame.uid.startswith("fact:")
                                       or not (head_kind(f.point) == "product" or re.search(r"[和与及等]|产品$", f.point)
-                                              or w.text.startswith(tuple(n for n in (target.short, target.long, pron) if n))))
+                                              or (w.text.startswith(tuple(n for n in (target.short, target.long, pron) if n))
+                                                  and (f.cls not in ("vp", "ap") or len(words_zh(f.point)) < 2))))
                                  and (w.filled.frame.label not in ("产品推荐", "引导购买", "痛点铺垫")
                                       or w.filled.frame.label in parts)
                                  and not (said_again and w.filled.frame.uid in state.used_frames)]
                         # "你看，萃取天然植物成分" shows nothing; "今天要推荐的是…" mid-line introduces nothing;
-                        # "明基SW240显示器，尺寸和比例。", "雅兰床垫，泰国进口乳胶层。": no bare noun phrase after the name
+                        # "明基SW240显示器，尺寸和比例。", "潘婷…护发素，硬脂醇。", "…安瓶面膜，光滑。": after the name
+                        # only a predicate of two words or more
                 for gen_state in (state, StoryState()):
                     if line is not None:
                         break
