@@ -609,6 +609,9 @@ def test_seller_fact_lists_are_read_by_what_each_fact_is():
     # seeds 139/149: "它可以防螨达标", "外观上，它横竖屏切换"
     ty = {f.point: f.cls for f in typed_facts([("功效", "防螨达标", 1.0), ("外观", "横竖屏切换", 1.0)], "zh")}
     assert ty == {"防螨达标": "ap", "横竖屏切换": "vp"}
+    # seeds 163/167: "而且它刷牙力过大" (a problem praised), "而且它牙龈娇嫩" (the user's gums, not the brush)
+    got = {f.point: (f.group, f.cls) for f in typed_facts([("功效", "刷牙力过大", 1.0), ("功效", "牙龈娇嫩", 1.0)], "zh")}
+    assert got["刷牙力过大"][0] == "pain" and got["牙龈娇嫩"][1] == "x"
 
 
 def test_a_garment_is_worn_not_used():
@@ -705,7 +708,7 @@ def test_design_and_result_slots_take_only_their_kind():
     (the product as what it makes)."""
     from tools.narrate.frames import _names_a_result, fill_frame, parse_template, typed_facts
 
-    assert not _names_a_result("毛戈平高光粉膏") and _names_a_result("精致妆容")
+    assert not _names_a_result("毛戈平高光粉膏") and not _names_a_result("PA三个加号") and _names_a_result("精致妆容")
     fr = parse_template("t", "它采用了{fact:look:design}。", "外观设计", "zh")
     facts = typed_facts([("外观", "细腻不卡纹", 1.0), ("外观", "圆角设计", 1.0)], "zh")
     texts = [f.text for f in fill_frame(fr, facts, set(), ["它"], "zh")]

@@ -417,7 +417,8 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
             cls = "x"  # "水舒缓": a one-character noun glued to an adjective reads as a typo
         if language == "zh" and cls == "ap":
             toks = _words_zh(p)
-            if re.match(r"(肌肤|皮肤|屏障|肌|头发|发丝|发质|头皮|脸|毛孔|唇|眼周|身体|水油|油脂|皮脂)", p) or head_kind(p) == "product" \
+            if re.match(r"(肌肤|皮肤|屏障|肌|头发|发丝|发质|头皮|脸|毛孔|唇|眼周|身体|水油|油脂|皮脂|牙龈|牙齿|口腔|手部|双手|脚)", p) \
+                    or head_kind(p) == "product" \
                     or sum(zh_pos(t)[:1] == "n" for t in toks[:-1]) >= 2:
                 cls = "x"  # the skin, not the product, is what 强韧 / 水分充足 says; "三合一…素颜霜" names a product
         if language == "zh" and cls == "ap" and re.match(r"(感到|感觉|让|使|令)", p):
@@ -449,7 +450,7 @@ _COLOUR_ZH = re.compile(r"饱和|色调|色系|配色|显色|色号|[红橙黄�
 #: looks): a fact holding one and no remedy word is a pain point, never praised as an effect.
 _PROBLEM_ZH = re.compile(r"痕迹|粗糙|干燥|干枯|毛躁|暗沉|暗黄|细纹|皱纹|黑头|粉刺|痘痘|闭口|出油|油腻|油光|偏大|偏硬|偏小|困扰|烦恼|"
                          r"问题|敏感|脱妆|卡粉|起皮|闷热|异味|噪音|松弛|下垂|色斑|斑点|毛孔粗大|脱发|掉发|头屑|瘙痒|过敏|"
-                         r"疲劳|酸痛|勒|磨脚|臭|发黄|起球|褪色|变形|漏|塌")
+                         r"疲劳|酸痛|勒|磨脚|臭|发黄|起球|褪色|变形|漏|塌|过大|过度|过重|过猛")
 _REMEDY_ZH = re.compile(r"改善|减少|减轻|淡化|去|祛|防|抗|告别|不|无|修护|修复|解决|控|净|清|抑|舒缓|缓解|远离|拒绝|少|零|避免|对抗|击退|"
                         r"消|除|赶走|摆脱|匀|亮|提|紧致|收")
 
@@ -814,7 +815,8 @@ def _names_a_result(point: str) -> bool:
     toks = _words_zh(point)
     return bool(toks) and zh_pos(toks[-1])[:1] == "n" and zh_pos(toks[-1]) != "vn" and not re.search(r"能力|护肤|护理|[力性度]$", point) \
         and not any(zh_pos(t) == "v" or zh_pos(t)[:1] == "d" for t in toks) and not (len(toks[0]) == 1 and toks[0] in _VERB_CHARS_ZH) \
-        and not re.search(r"高度|程度", point) and head_kind(point) != "product"  # "打造毛戈平高光粉膏" makes the product
+        and not re.search(r"高度|程度|PA|SPF|加号|\+", point) and head_kind(point) != "product"
+    # "打造毛戈平高光粉膏" makes the product, "打造PA三个加号" a rating
 
 
 @lru_cache(maxsize=1)
