@@ -397,46 +397,24 @@ class EmbeddedNarrator:
                                         src_sim=psim)
             line = compose(mains + again, extras + again, b.word_min, b.word_max, state, target, want_name, required,
                            introduce)
-            # as many further sentences as it needs: generic ones not said yet, then (a run of them
-            # only when nothing else reaches) generic ones said again
-            wide: list[Sentence] = []
             # facts the label does not ask for (the material, in a long effects shot), each said once, then
             # (a long story that has said them all) said again, come before a run of stock praise
-            # ("一定要试试。推荐给大家。性价比很高。…" is no line to post)
-            for said_again in (False, True):
+            # ("一定要试试。推荐给大家。性价比很高。…" is no line to post); each stage takes generic sentences
+            # not said yet, then generic ones said again; only the last lifts the cap on stock sentences
+            wide: list[Sentence] = []
+            wide_again: bool | None = None
+            for said_again, cap in ((False, MAX_GENERIC), (True, MAX_GENERIC), (True, None)):
                 if line is not None:
                     break
-                wide = []
-                for f in target.facts:
-                    if (said_again or f.point not in state.used_points) and f.group not in ("offer", "pain", "related") \
-                            and f.cls != "x":
-                        wide += [w for w in self._fact_sentences(f.point, target, state, label, [pron, pron], lm, groups,
-                                                                 again=said_again)
-                                 if (f.group == "look" or not re.search(r"^你看|一眼就能看出来", w.text))
-                                 and (not w.filled.frame.uid.startswith("fact:")
-                                      or not (head_kind(f.point) == "product" or re.search(r"[和与及等]|产品$", f.point)
-                                              or (w.text.startswith(tuple(n for n in (target.short, target.long, pron) if n))
-                                                  and (f.cls not in ("vp", "ap") or len(words_zh(f.point)) < 2))))
-                                 and (w.filled.frame.label not in ("产品推荐", "引导购买", "痛点铺垫")
-                                      or w.filled.frame.label in parts)
-                                 and not (said_again and w.filled.frame.uid in state.used_frames)]
-                        # "你看，萃取天然植物成分" shows nothing; "今天要推荐的是…" mid-line introduces nothing;
-                        # "明基SW240显示器，尺寸和比例。", "潘婷…护发素，硬脂醇。", "…安瓶面膜，光滑。": after the name
-                        # only a predicate of two words or more
+                if said_again is not wide_again:
+                    wide, wide_again = self._wide_sentences(target, state, label, parts, pron, lm, groups, said_again), said_again
                 for gen_state in (state, StoryState()):
                     if line is not None:
                         break
                     gen = sentence_candidates([(f, -0.2) for f in generic_frames(lang)], target, gen_state, label,
                                               [pron, pron], lm, None, groups, kind_of, max_len=hi)
                     line = fill_to_range(mains or again or extras or gen, extras + again + wide + gen, b.word_min,
-                                         b.word_max, state, target, want_name, required, introduce, max_generic=MAX_GENERIC)
-            for gen_state in (state, StoryState()):
-                if line is not None:
-                    break
-                gen = sentence_candidates([(f, -0.2) for f in generic_frames(lang)], target, gen_state, label,
-                                          [pron, pron], lm, None, groups, kind_of, max_len=hi)
-                line = fill_to_range(mains or again or extras or gen, extras + again + wide + gen, b.word_min,
-                                     b.word_max, state, target, want_name, required, introduce, max_generic=None)
+                                         b.word_max, state, target, want_name, required, introduce, max_generic=cap)
         if line is not None:
             text = line.text
             used: list[Sentence] = list(line.parts)
@@ -465,6 +443,33 @@ class EmbeddedNarrator:
         state.words |= content_words(text, lang)
         state.stock |= {f for f in GENERIC_FILLERS[lang] if f in text}
         return text, prov
+
+    def _wide_sentences(self, target: Target, state: StoryState, label: str, parts: Sequence[str], pron: str, lm: CharLM,
+                        groups: Sequence[str], said_again: bool) -> list[Sentence]:
+        """Sentences of the product's facts in any group but offers and pain points (not said yet, or
+        all of them when ``said_again``), in the templates of their own group, for a long line.
+
+        Not: "你看，萃取天然植物成分" (shows nothing), "今天要推荐的是…" mid-line (introduces nothing),
+        "明基SW240显示器，尺寸和比例。", "潘婷…护发素，硬脂醇。", "…安瓶面膜，光滑。" (after the name only a
+        predicate of two words or more), nor a template sentence said earlier in the story."""
+        names = tuple(n for n in (target.short, target.long, pron) if n)
+        out: list[Sentence] = []
+        for f in target.facts:
+            if (not said_again and f.point in state.used_points) or f.group in ("offer", "pain", "related") or f.cls == "x":
+                continue
+            for w in self._fact_sentences(f.point, target, state, label, [pron, pron], lm, groups, again=said_again):
+                frame = w.filled.frame
+                if f.group != "look" and re.search(r"^你看|一眼就能看出来", w.text):
+                    continue
+                if frame.uid.startswith("fact:") and (head_kind(f.point) == "product" or re.search(r"[和与及等]|产品$", f.point) or (
+                        w.text.startswith(names) and (f.cls not in ("vp", "ap") or len(words_zh(f.point)) < 2))):
+                    continue
+                if frame.label in ("产品推荐", "引导购买", "痛点铺垫") and frame.label not in parts:
+                    continue
+                if said_again and frame.uid in state.used_frames:
+                    continue
+                out.append(w)
+        return out
 
     def _fact_sentences(self, fact: str, target: Target, state: StoryState, label: str, names: Sequence[str], lm: CharLM,
                         groups: Sequence[str], again: bool = False) -> list[Sentence]:
