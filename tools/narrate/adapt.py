@@ -35,7 +35,7 @@ from tools.narrate.frames import FILL_SIM, Fact, Filled, Frame, fill_frame, type
 from tools.narrate.grounding import Grounder
 from tools.narrate.guard import grammar_errors, slot_errors
 from tools.narrate.lm import CharLM
-from tools.narrate.naming import worn_zh
+from tools.narrate.naming import say_worn, worn_zh
 from tools.narrate.text import ALNUM_RE, is_punct, tokens
 from tools.story.labels import aspect_allowed
 
@@ -121,7 +121,8 @@ class Target:
         self.trusted = list(trusted_texts)
         self.grounder = Grounder(product, language, self.trusted)
         self.short, self.long = short or product.name, long or short or product.name
-        self.worn = worn_zh(product.name) if language == "zh" else ""  # a garment or shoe: "穿起来", not "用起来"
+        # a garment or shoe is tried on and worn: its sentences say "穿起来", "上身", never "用起来" (same length)
+        self.worn = worn_zh(product.name) if language == "zh" else ""
         self.service = language == "zh" and bool(_SERVICE_ZH.search(product.name))
         self.effects = language != "zh" or bool(_BODY_EFFECT_ZH.search(product.name))  # "效果很明显" of a power bank says nothing
         self._ok: dict[str, bool] = {}
@@ -269,13 +270,14 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
             if target.service and not frame.uid.startswith("user:") and _PRODUCT_USE_ZH.search(fl.text):
                 continue  # a service is booked, not used every day ("每天都离不开它" of a kitchen renovation)
             seen_text.add(fl.text)
-            lp, n = lm.logprob(fl.text)
-            words = set(_word_set(fl.text, lang))
-            nm = sum(1 for nm_ in (target.short, target.long) if nm_ and nm_ in fl.text)
+            text = fl.text if not target.worn or frame.uid.startswith("user:") else say_worn(fl.text, target.worn)
+            lp, n = lm.logprob(text)
+            words = set(_word_set(text, lang))
+            nm = sum(1 for nm_ in (target.short, target.long) if nm_ and nm_ in text)
             kind = (kind_of or {}).get(frame.uid) or ("template" if frame.uid.startswith("tpl:")
                                                       else "generic" if frame.uid.startswith("gen:") else "corpus")
             sal = sum(sal_of.get(f, 0.0) for f in fl.facts)
-            out.append(Sentence(filled=fl, text=fl.text, length=fl.length, lm_lp=lp, lm_n=n, words=words, facts=fl.facts,
+            out.append(Sentence(filled=fl, text=text, length=fl.length, lm_lp=lp, lm_n=n, words=words, facts=fl.facts,
                                 names=min(nm, 1), score=prior + sal, kind=kind))
     return out
 
@@ -402,7 +404,7 @@ ANSWER_ZH = re.compile(r"^(别担心|其实解决起来)")
 
 
 #: zh sentences that open a demonstration ("我们来试用一下。", "一起来看看上手效果吧。"): said first.
-_INVITE_ZH = re.compile(r"^(我们来试|一起来看看|来看看|上手试一下|上身试一下|上脚试一下)")
+_INVITE_ZH = re.compile(r"^(我们来试|一起来看看|来看看|上手试一下|上身试一下|上脚试一下)")  # 上身/上脚: a worn product's (say_worn)
 
 
 def arrange_line(parts: tuple[Sentence, ...]) -> tuple[Sentence, ...]:
@@ -434,12 +436,14 @@ def _answers_first(parts: tuple[Sentence, ...]) -> tuple[Sentence, ...]:
 def _problem_not_first(parts: Sequence[Sentence]) -> bool:
     """Whether a line's sentences are out of order: a problem is set up at the start of a line,
     never after praise ("口碑一直很好。你是否也遇到过这样的烦恼？"); an answer ("别担心，…") comes
-    right after the problem, and stock praise never does ("…的烦恼？好用不贵。")."""
+    right after the problem, and stock praise never does ("…的烦恼？好用不贵。"); 而且/另外 follow a
+    claim, never open a line or follow an invitation ("我们来试用一下。而且它省心便捷。")."""
     if any(_PROBLEM_SETUP_ZH.search(p.text) for p in parts[1:]):
         return True
     for i, p in enumerate(parts):
-        if _ADDS_ZH.match(p.text) and (i == 0 or _stock(parts[i - 1]) or not (parts[i - 1].facts or parts[i - 1].kind in ("corpus", "user"))):
-            return True  # "我们来试用一下。而且它省心便捷。": 而且/另外 add to a claim just made, not to an invitation
+        if _ADDS_ZH.match(p.text) and (i == 0 or _stock(parts[i - 1])
+                                        or not (parts[i - 1].facts or parts[i - 1].kind in ("corpus", "user"))):
+            return True
     for i, p in enumerate(parts):
         if ANSWER_ZH.search(p.text) and (i == 0 or not _PROBLEM_SETUP_ZH.search(parts[i - 1].text)):
             return True

@@ -118,12 +118,9 @@ _EN_PART_HEADS = frozenset("lining upper uppers sole soles outsole insole paint 
                            "zipper zip handle handles lid cap".split())
 
 
-def _words_zh(point: str) -> list[str]:
+def words_zh(point: str) -> list[str]:
     """The jieba words of a zh phrase, without punctuation."""
     return [t for t in tokens(point, "zh") if not is_punct(t)]
-
-
-words_zh = _words_zh  # public name for the other narrator modules
 
 
 @lru_cache(maxsize=16384)
@@ -400,7 +397,7 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
         if language == "zh" and usage is not None and cls == "vp" and g != "offer" and sure:
             # a verb phrase is sure when ad copy uses its verb after 能/可以/帮助 (修护, 滋养, 减少);
             # jieba tags 来自, 犹如, 初恋 as verbs too, and "它能来自火星的粉棕色" is no sentence
-            toks = _words_zh(p)
+            toks = words_zh(p)
             first = toks[0]
             if (usage(first).get("vp", 0) == 0 and not (len(first) == 1 and first in _VERB_CHARS_ZH)) \
                     or (len(toks) == 1 and usage(first).get("ap", 0) > usage(first).get("vp", 0)):
@@ -416,7 +413,7 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
         if language == "zh" and cls == "ap" and len(p) >= 3 and zh_pos(p[0]) in ("n", "ng") and zh_pos(p[1:]) in ("a", "v", "ad"):
             cls = "x"  # "水舒缓": a one-character noun glued to an adjective reads as a typo
         if language == "zh" and cls == "ap":
-            toks = _words_zh(p)
+            toks = words_zh(p)
             if re.match(r"(肌肤|皮肤|屏障|肌|头发|发丝|发质|头皮|脸|毛孔|唇|眼周|身体|水油|油脂|皮脂|牙龈|牙齿|口腔|手部|双手|脚)", p) \
                     or head_kind(p) == "product" \
                     or sum(zh_pos(t)[:1] == "n" for t in toks[:-1]) >= 2:
@@ -426,7 +423,7 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
         if language == "zh" and cls == "ap" and re.search(r"是", p):
             cls = "x"  # "客户说好才是真的好": a slogan, not how the product is ("它客户说好才是真的好")
         if language == "zh" and cls == "ap" and g != "offer" and not re.match(r"[无不零免没易]|便于|容易", p) and not re.search(r"[不无没]", p):
-            toks = _words_zh(p)
+            toks = words_zh(p)
             last = toks[-1] if toks else ""
             if (zh_pos(last)[:1] in ("n", "e") or (zh_pos(last) == "x" and re.fullmatch(r"[\u4e00-\u9fff]{2,}", last))) \
                     and (usage is None or usage(last).get("ap", 0) == 0):
@@ -770,7 +767,7 @@ def _one_word(point: str, language: Language) -> bool:
     """A fact short enough to follow a degree adverb ("很{清爽}", "{柔软}又{细腻}"): one word of at
     most four characters (zh), or one or two words (en)."""
     if language == "zh":
-        return len(point) <= 4 and len(_words_zh(point)) == 1
+        return len(point) <= 4 and len(words_zh(point)) == 1
     return len(point.split()) <= 2
 
 
@@ -803,7 +800,7 @@ def _shares_word(a: str, b: str) -> bool:
 def _starts_with_verb(point: str) -> bool:
     """"软化角质蛋白", "萃取天然植物成分", "配合特殊柔性网EX技术": a verb phrase, not an ingredient, a
     material or a technique ("采用配合…" stacks two verbs)."""
-    toks = _words_zh(point)
+    toks = words_zh(point)
     if re.match(r"(配合|采用|使用|运用|搭配|结合|通过|利用|加入|添加|含有)", point):
         return True
     return len(toks) >= 2 and zh_pos(toks[0]) == "v" and head_kind(point) != "tech"
@@ -812,7 +809,7 @@ def _starts_with_verb(point: str) -> bool:
 def _names_a_result(point: str) -> bool:
     """What 打造 may make: a noun, not a verb phrase or an ability ("打造造型能力", "打造舒敏强韧护肤",
     "打造消闭口")."""
-    toks = _words_zh(point)
+    toks = words_zh(point)
     return bool(toks) and zh_pos(toks[-1])[:1] == "n" and zh_pos(toks[-1]) != "vn" and not re.search(r"能力|护肤|护理|[力性度]$", point) \
         and not any(zh_pos(t) == "v" or zh_pos(t)[:1] == "d" for t in toks) and not (len(toks[0]) == 1 and toks[0] in _VERB_CHARS_ZH) \
         and not re.search(r"高度|程度|PA|SPF|加号|\+", point) and head_kind(point) != "product"

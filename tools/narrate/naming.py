@@ -87,7 +87,7 @@ def _leading_tokens(name: str, max_chars: int, stop_at_code: bool) -> str:
     while len(kept) > 1 and kept[-1] in DANGLING_ZH | {"第", "之", "新", "款", "时尚", "经典", "潮流", "百搭", "轻奢", "现代",
                                                        "可", "不", "免", "无", "十大名牌", "十大品牌"}:
         kept.pop()  # a dangling word, or a title's adjective after the name ("卓韵霜时尚")
-    rest = toks[len(kept):] if len(kept) < len(toks) else []
+    rest = toks[len(kept):]
     if len(kept) > 1 and len(kept[-1]) == 1 and rest and (kept[-1] + rest[0][:1]) in "".join(kept[:-1]):
         kept.pop()  # "兰蔻菁纯护肤品套装菁" of "…套装 菁纯眼霜": one character of the next word
     while len(kept) > 1 and kept[-1] in _NOT_CATEGORY_ZH | {"淡斑", "抗皱", "焕白", "修护", "舒缓"} and len("".join(kept[:-1])) >= 3:

@@ -65,7 +65,7 @@ from tools.narrate.frames import (FILL_SIM, Frame, frames_from_line, head_kind, 
                                   usage_of, words_zh)
 from tools.narrate.grounding import Grounder
 from tools.narrate.lm import CharLM
-from tools.narrate.naming import long_name, say_worn, short_name
+from tools.narrate.naming import long_name, short_name
 from tools.narrate.templates import LABEL_GROUPS, fact_frames, generic_frames, template_frames
 from tools.narrate.text import GENERIC_FILLERS, fit_line, tokens
 from tools.story.labels import LabelModel, aspect_allowed, check_label
@@ -433,9 +433,6 @@ class EmbeddedNarrator:
             text = fit_line(base, b.word_min, b.word_max, lang, extras=[], fillers=[])
             used = [best] if best is not None and best.text in text else []
             prov = "fallback"
-        if target.worn and "".join(p.text for p in used) == text:
-            # a garment is tried on and worn, not "used" (same length: the range still holds)
-            text = "".join(p.text if p.kind == "user" else say_worn(p.text, target.worn) for p in used)
         for p in used:
             state.used_frames.add(p.filled.frame.uid)
             state.used_points.update(p.facts)
