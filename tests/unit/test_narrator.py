@@ -703,6 +703,30 @@ def test_a_name_slot_never_starts_inside_the_source_brand():
     assert not any(isinstance(p, str) and p.endswith("花") for f in fr for p in f.parts), [f.parts for f in fr]
 
 
+def test_an_offer_is_not_bought_twice():
+    """A seller's video (Luma yoga kit): "现在购买还能买就送弹力带" says buying twice."""
+    from tools.narrate.frames import fill_frame, parse_template, typed_facts
+
+    fr = parse_template("t", "现在购买还能{fact:offer:vp}，千万别错过！", "引导购买", "zh")
+    facts = typed_facts([("活动优惠", "买就送弹力带", 1.0), ("活动优惠", "立减50元", 1.0)], "zh")
+    texts = [f.text for f in fill_frame(fr, facts, set(), ["它"], "zh")]
+    assert "现在购买还能立减50元，千万别错过！" in texts and not any("还能买就送" in t for t in texts), texts
+
+
+def test_a_beat_says_the_aspect_the_storyline_gave_it():
+    """A seller's video (Luma yoga kit): the closing shot "talks about 活动优惠" but said only
+    "点击下方链接，马上带回家吧！心动不如行动，快来下单吧！"; the offer is what a closing shot sells."""
+    asp = [("痛点", ["在家锻炼没器材"]), ("材质", ["环保TPE瑜伽垫", "加厚防爆健身球"]), ("功效", ["改善体态", "增强核心力量"]),
+           ("活动优惠", ["双11立减50元", "买就送弹力带"])]
+    prod = ProductInfo(name="Luma瑜伽健身套装", language="zh", aspects=[AspectPoints(aspect=a, points=p) for a, p in asp])
+    beats = [NarrationBeat(label="产品推荐", word_min=27, word_max=33, aspect="功效"),
+             NarrationBeat(label="引导购买", word_min=27, word_max=33, aspect="活动优惠")]
+    for seed in (0, 1):
+        out = narrate_storyline(NarrateInput(product=prod, beats=beats, seed=seed))
+        assert all(ln.in_range for ln in out.lines)
+        assert "弹力带" in out.lines[1].text or "立减50元" in out.lines[1].text, out.lines[1].text
+
+
 def test_design_and_result_slots_take_only_their_kind():
     """Seeds 151/157: "它采用了细腻不卡纹" (a benefit with 不 as a design), "使用它可以轻松打造毛戈平高光粉膏"
     (the product as what it makes)."""

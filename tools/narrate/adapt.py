@@ -62,6 +62,7 @@ class StoryState:
     name_mentions: int = 0
     label: str = ""
     stock: set[str] = field(default_factory=set)  # stock phrases (GENERIC_FILLERS) said so far
+    topic: frozenset[str] = frozenset()  # facts of the aspect the storyline gave this beat ("talks about 活动优惠")
 
 
 def _bigrams(s: str) -> set[str]:
@@ -306,6 +307,8 @@ W_EXTRA = 6.0  # per sentence after the first (one sentence reads better when it
 W_OVERLAP_ITEM = 8.0  # × share of a further sentence's words said earlier, while a long line is composed (every third dev
 #: video, given / predicted labels: 0 → 8 → 20: CIDEr-D 23.44 / 23.13 / 22.96, 18.98 / 18.93 / 18.76; repetition 15.14 / 13.86 /
 #: 13.69 %, 15.07 / 13.86 / 13.42 %; 4 changed nothing)
+W_TOPIC = 8.0  # a fact of the aspect the storyline chose for the beat (outweighs a further sentence, W_EXTRA):
+#: "点击下方链接…。心动不如行动…。" is no closing shot when the seller's offer is "买就送弹力带"
 W_GENERIC = 0.35  # per generic sentence (fact-free padding is the last choice)
 W_NAME = 2.0  # the name, while the story has named the product fewer than MAX_NAME_MENTIONS times
 MAX_FACTS_SCORED = 4  # facts beyond this many in a line earn nothing more
@@ -344,6 +347,8 @@ def _line_score(parts: Sequence[Sentence], state: StoryState, want_name: bool, r
         s += W_NAME + (500.0 if must_name else 0.0)  # where the product is introduced it is named (outweighs any overlap)
     if required and any(required in p.text for p in parts):
         s += 100.0  # the beat's printed fact must be said (hard preference)
+    if state.topic and facts & state.topic:
+        s += W_TOPIC
     return s
 
 

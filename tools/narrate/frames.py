@@ -930,6 +930,10 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
         if language == "zh" and re.search(r"购买|下单", "".join(q for q in frame.parts if isinstance(q, str))) \
                 and any(re.match(r"下单|购买", c.point) for c in chosen):
             continue  # "现在购买还能下单送券": the frame has bought already
+        if language == "zh" and any(isinstance(q, str) and re.search(r"(能|可以|还)$", q) and isinstance(r, Slot)
+                                    for q, r in zip(frame.parts, frame.parts[1:])) \
+                and any(re.match(r"(买|拍下?)[就即]", c.point) for c in chosen):
+            continue  # "现在购买还能买就送弹力带" buys twice ("现在下单，买就送…", "还能买一送一" do not)
         if frame.has_name and names and any(len(c.point) >= 2 and c.point in names[0] for c in chosen):
             continue  # "欧诗漫珍珠白美白，美白": the name already says it
         if language == "en" and re.search(r"\bmade (from|with)\b", "".join(q for q in frame.parts if isinstance(q, str))) \

@@ -331,6 +331,7 @@ class EmbeddedNarrator:
             groups.append(aspect_group(b.aspect))
         for p in parts:
             groups += [g for g in LABEL_GROUPS.get(p, ()) if g not in groups]
+        state.topic = frozenset(f.point for f in target.facts if b.aspect and f.aspect == b.aspect)
         if not any(f.group in groups for f in target.facts) and "benefit" not in groups:
             groups.append("benefit")  # nothing of the label's kind to say: say what the product does
         required = b.fact.strip() if b.fact and b.fact.strip() else None
