@@ -35,7 +35,7 @@ from tools.narrate.frames import FILL_SIM, Fact, Filled, Frame, fill_frame, type
 from tools.narrate.grounding import Grounder
 from tools.narrate.guard import grammar_errors, slot_errors
 from tools.narrate.lm import CharLM
-from tools.narrate.naming import say_worn, worn_zh
+from tools.narrate.naming import kind_noun, say_worn, worn_zh
 from tools.narrate.text import ALNUM_RE, is_punct, tokens
 from tools.story.labels import aspect_allowed
 
@@ -62,6 +62,7 @@ class StoryState:
     name_mentions: int = 0
     label: str = ""
     stock: set[str] = field(default_factory=set)  # stock phrases (GENERIC_FILLERS) said so far
+    kind_mentions: int = 0  # sentences that named the product by its kind ("这款面霜") so far
     topic: frozenset[str] = frozenset()  # facts of the aspect the storyline gave this beat ("talks about 活动优惠")
 
 
@@ -124,6 +125,9 @@ class Target:
         self.short, self.long = short or product.name, long or short or product.name
         # a garment or shoe is tried on and worn: its sentences say "穿起来", "上身", never "用起来" (same length)
         self.worn = worn_zh(product.name) if language == "zh" else ""
+        # "这款面霜" where a pronoun would open a sentence: how sellers refer to what they hold (narrator §3.1)
+        kn = kind_noun(product, language)
+        self.demo = "这款" + kn if kn else ""
         self.service = language == "zh" and bool(_SERVICE_ZH.search(product.name))
         self.effects = language != "zh" or bool(_BODY_EFFECT_ZH.search(product.name))  # "效果很明显" of a power bank says nothing
         self._ok: dict[str, bool] = {}
@@ -166,7 +170,8 @@ class Sentence:
     names: int  # mentions of the product's name (not pronouns)
     score: float  # everything but the language model: facts, novelty, source fit
     kind: str  # "corpus" | "template" | "generic" | "user"
-    valid: bool | None = None  # grammar guard + grounding, checked when the sentence is about to be chosen
+    valid: bool | None = None
+    demo: bool = False  # names the product by its kind ("这款面霜…"), not by its name or a pronoun  # grammar guard + grounding, checked when the sentence is about to be chosen
 
 
 @lru_cache(maxsize=65536)
@@ -280,6 +285,14 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
             sal = sum(sal_of.get(f, 0.0) for f in fl.facts)
             out.append(Sentence(filled=fl, text=text, length=fl.length, lm_lp=lp, lm_n=n, words=words, facts=fl.facts,
                                 names=min(nm, 1), score=prior + sal, kind=kind))
+            if (target.demo and state.kind_mentions < MAX_KIND_MENTIONS and text.startswith("它") and kind != "user"
+                    and text[1:2] not in "，。！？、" and target.demo[2:] not in text):
+                # the same sentence opened by the product's kind ("它能补水。" → "这款面霜能补水。")
+                t2 = target.demo + text[1:]
+                lp2, n2 = lm.logprob(t2)
+                out.append(Sentence(filled=fl, text=t2, length=count_words(t2, lang), lm_lp=lp2, lm_n=n2,
+                                    words=set(_word_set(t2, lang)), facts=fl.facts, names=min(nm, 1), score=prior + sal,
+                                    kind=kind, demo=True))
     return out
 
 
@@ -310,6 +323,8 @@ W_OVERLAP_ITEM = 8.0  # × share of a further sentence's words said earlier, whi
 W_TOPIC = 8.0  # a fact of the aspect the storyline chose for the beat (outweighs a further sentence, W_EXTRA):
 #: "点击下方链接…。心动不如行动…。" is no closing shot when the seller's offer is "买就送弹力带"
 W_GENERIC = 0.35  # per generic sentence (fact-free padding is the last choice)
+W_KIND = 2.0  # a sentence that names the product by its kind ("这款面霜能…"), while MAX_KIND_MENTIONS allow
+MAX_KIND_MENTIONS = 2  # per story; more reads as a refrain
 W_NAME = 2.0  # the name, while the story has named the product fewer than MAX_NAME_MENTIONS times
 MAX_FACTS_SCORED = 4  # facts beyond this many in a line earn nothing more
 #: Generic sentences in a line composed by :func:`compose`: a run of praise ("性价比很高。闭眼入就
@@ -349,6 +364,8 @@ def _line_score(parts: Sequence[Sentence], state: StoryState, want_name: bool, r
         s += 100.0  # the beat's printed fact must be said (hard preference)
     if state.topic and facts & state.topic:
         s += W_TOPIC
+    if state.kind_mentions < MAX_KIND_MENTIONS and any(p.demo for p in parts):
+        s += W_KIND
     return s
 
 
@@ -458,7 +475,8 @@ def _problem_not_first(parts: Sequence[Sentence]) -> bool:
 def _clash(a: Sentence, b: Sentence) -> bool:
     """Two sentences that may not share a line: the same frame or text, a shared fact, two names."""
     return (a.filled.frame.uid == b.filled.frame.uid or a.text == b.text or bool(set(a.facts) & set(b.facts))
-            or bool(a.names and b.names) or bool(a.words & b.words)  # a word said twice in a line repeats it
+            or bool(a.names and b.names) or bool(a.words & b.words)
+            or bool(a.demo and (b.names or "这款" in b.text)) or bool(b.demo and (a.names or "这款" in a.text))  # "这款面霜…。这款产品…。"  # a word said twice in a line repeats it
             or bool(_PROBLEM_SETUP_ZH.search(a.text) and _PROBLEM_SETUP_ZH.search(b.text))  # one problem per line
             or bool(_INVITE_ZH.match(a.text) and _INVITE_ZH.match(b.text))  # one demonstration opened per line
             or bool(_AUDIENCE_LINE_ZH.search(a.text) and _AUDIENCE_LINE_ZH.search(b.text)))  # "男士也能…。它特别适合女士。"

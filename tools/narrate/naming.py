@@ -199,3 +199,63 @@ def say_worn(text: str, worn: str) -> str:
     for a, b in _WORN_SAYING_ZH + (_FEET_SAYING_ZH if worn == "feet" else ()):
         text = text.replace(a, b)
     return text
+
+
+#: Nouns that name what kind of product a listing is (the head a seller says after 这款: "这款面霜",
+#: "这款床垫"). Written from general e-commerce categories (beauty, personal care, clothing, home,
+#: electronics, sport, baby, food), not from any product of the corpus; longest match wins.
+KIND_NOUNS_ZH: frozenset[str] = frozenset("""
+面霜 晚霜 日霜 眼霜 乳液 水乳 精华 精华液 精华水 精华油 精华乳 原液 安瓶 面膜 眼膜 睡眠面膜 防晒霜 防晒乳 防晒喷雾 隔离霜 妆前乳
+粉底液 粉底 粉饼 气垫 粉霜 粉膏 遮瑕膏 蜜粉 散粉 定妆喷雾 定妆粉 腮红 口红 唇釉 唇膏 唇泥 润唇膏 眉笔 眉粉 眼线笔
+眼影 眼影盘 睫毛膏 睫毛夹 卸妆油 卸妆水 卸妆膏 卸妆乳 洁颜油 洗面奶 洁面乳 洁面 爽肤水 化妆水 柔肤水 护肤水 喷雾 凝胶 凝露 护手霜 身体乳 润肤乳
+润肤露 沐浴露 沐浴油 沐浴乳 香皂 洗发水 洗发露 护发素 发膜 护发精油 精油 发蜡 发胶 染发剂 染发膏 香水 牙膏 牙刷 电动牙刷 冲牙器
+漱口水 剃须刀 吹风机 卷发棒 直发器 假发 护肤品 彩妆 套装
+连衣裙 半身裙 裙子 衬衫 T恤 卫衣 毛衣 针织衫 外套 夹克 风衣 大衣 羽绒服 西装 裤子 牛仔裤 短裤 打底裤 瑜伽裤 运动裤 泳衣 泳裤
+游泳裤 内衣 文胸 内裤 睡衣 袜子 丝袜 鞋子 童鞋 运动鞋 跑鞋 板鞋 帆布鞋 皮鞋 拖鞋 凉鞋 靴子 帽子 围巾 手套 护膝 护腕 背包 双肩包
+手提包 挎包 行李箱 钱包 手表 项链 耳环 戒指 眼镜 太阳镜
+床垫 枕头 被子 四件套 床 婴儿床 儿童床 上下床 沙发 椅子 桌子 书桌 餐桌 桌椅 餐桌椅 衣柜 鞋柜 书架 收纳盒 收纳箱 马桶 花洒 水龙头
+洗衣机 冰箱 空调 电视 吸尘器 扫地机器人 拖把 净水器 热水器 电饭煲 空气炸锅 破壁机 榨汁机 咖啡机 电热水壶 台灯 风扇 加湿器
+充电器 充电宝 数据线 耳机 音箱 手机 手机壳 平板 电脑 笔记本 显示器 键盘 鼠标 路由器 相机 手环
+硬盘 固态硬盘 移动硬盘 打印机 投影仪 移动电源 户外电源 拓展坞
+跑步机 瑜伽垫 哑铃 健身器 球拍 羽毛球拍 篮球 足球 自行车 帐篷
+奶瓶 奶粉 纸尿裤 尿不湿 湿巾 安全座椅 婴儿车 推车 玩具 积木 爬行垫 水枪 扭扭车 磁力片
+咖啡 挂耳咖啡 茶叶 零食 坚果 牛奶 酸奶 蜂蜜 维生素 钙片 益生菌 保健品
+""".split())
+
+
+#: What may follow a kind noun in the title when it is only the first half of a compound
+#: ("洗衣机龙头", "床头灯", "防晒衣", "文胸贴", "牛奶水乳", "维生素CE精华"): then it is not the kind.
+_KIND_CONTINUES_ZH = re.compile(r"^(龙头|头|衣|柜|灯|架|贴|袋|盒|罩|水|池|[A-Za-z]{1,2}(?![A-Za-z]))")
+
+
+def kind_noun(product: ProductInfo, language: Language = "zh") -> str:
+    """The noun of what kind of product this is ("面霜" for "…黑绷带抗老面霜"), or "" when unsure.
+
+    Read from the end of the spoken name (:func:`long_name`, then :func:`short_name`), where a
+    listing title puts its category: the longest word of :data:`KIND_NOUNS_ZH` the name ends
+    with, else the last such word inside the long name ("兰蔻塑颜面霜紧致轮廓" → 面霜), always a
+    whole word of the name (not the 床 of 床头灯) and never the first half of a compound the title
+    goes on with (洗衣机 of "九牧洗衣机龙头"). Never from the rest of the title (a title lists
+    related products: 衣柜 of a bunk bed)."""
+    if language != "zh":
+        return ""
+    title = clean_name(product.name)
+    for nm in (long_name(product, language), short_name(product, language)):
+        toks = [t for t in tokens(nm, "zh")]
+        cuts, at = {0}, 0
+        for t in toks:
+            at += len(t)
+            cuts.add(at)
+        found = []
+        for w in KIND_NOUNS_ZH:
+            i = nm.rfind(w)
+            while i > 0 and not (i in cuts and i + len(w) in cuts):
+                i = nm.rfind(w, 0, i + len(w) - 1)
+            if i > 0:
+                found.append((i + len(w), len(w), w))
+        for end, _n, w in sorted(found, reverse=True):
+            k = title.find(nm[:end])
+            after = title[k + end:] if k >= 0 else nm[end:]
+            if not _KIND_CONTINUES_ZH.match(after.lstrip()):
+                return w
+    return ""

@@ -391,7 +391,8 @@ class EmbeddedNarrator:
         if line is None:
             # a long shot, or a product with little left to say under this label: its facts may be
             # said again in other words (sellers repeat their key points), before generic padding
-            again_state = StoryState(used_frames=set(state.used_frames), words=state.words, label=label)
+            again_state = StoryState(used_frames=set(state.used_frames), words=state.words, label=label,
+                                     kind_mentions=state.kind_mentions)
             pool = tpl_main + ex_frames
             again = sentence_candidates([(f, p - 0.5) for f, p in pool if f.n_fact_slots], target,
                                         again_state, label, [pron, pron], lm, None, groups, kind_of, max_len=hi,
@@ -409,7 +410,7 @@ class EmbeddedNarrator:
                     break
                 if said_again is not wide_again:
                     wide, wide_again = self._wide_sentences(target, state, label, parts, pron, lm, groups, said_again), said_again
-                for gen_state in (state, StoryState()):
+                for gen_state in (state, StoryState(kind_mentions=state.kind_mentions)):
                     if line is not None:
                         break
                     gen = sentence_candidates([(f, -0.2) for f in generic_frames(lang)], target, gen_state, label,
@@ -438,6 +439,7 @@ class EmbeddedNarrator:
             state.used_frames.add(p.filled.frame.uid)
             state.used_points.update(p.facts)
         state.name_mentions += sum(1 for nm in {target.short, target.long} if nm and nm in text) and 1
+        state.kind_mentions += any(p.demo for p in used)
         state.words |= content_words(text, lang)
         state.stock |= {f for f in GENERIC_FILLERS[lang] if f in text}
         return text, prov
@@ -483,7 +485,7 @@ class EmbeddedNarrator:
         try:
             # a printed fact is said whatever frames earlier shots used (each shot's printed fact needs one)
             fresh = StoryState(used_points=set() if again else state.used_points, words=state.words,
-                               name_mentions=state.name_mentions, label=state.label)
+                               name_mentions=state.name_mentions, label=state.label, kind_mentions=state.kind_mentions)
             out = sentence_candidates(tpls, target, fresh, "", names, lm, fact, [own.group])
         finally:
             target.facts = facts_backup
