@@ -434,13 +434,15 @@ def arrange_line(parts: tuple[Sentence, ...]) -> tuple[Sentence, ...]:
     opening first, then the claims (those that add, 而且/另外, after the others), stock praise last
     ("它采用…。每天都离不开它。里面含有…。" puts praise between two facts); an answer right after
     its problem (:func:`_answers_first`). The order changes no length."""
-    def key(p: Sentence) -> int:
+    def key(p: Sentence) -> float:
         if _PROBLEM_SETUP_ZH.search(p.text):
             return -1
         if _INVITE_ZH.match(p.text):
             return 0
         if _stock(p):
             return 3
+        if _SHOPPING_ZH.search(p.text):
+            return 2.5  # the offer and the call to buy close a line, after what the product is ("送小样。另外，它还能…")
         return 2 if _ADDS_ZH.match(p.text) else 1
     if len(parts) < 2:
         return parts

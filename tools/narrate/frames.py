@@ -406,6 +406,8 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
                 cls = "x"  # "改善肌肤没有明显改变" reports, it does not promise
             elif (len(toks) == 2 and _ATTR_NOUN_ZH.search(p) and zh_pos(toks[-1])[:1] == "n") or p.endswith("需求"):
                 cls = "np"  # 补水力, 持妆效果, 吸收速度: a noun phrase ("它能补水力" is not Chinese)
+        if language == "zh" and cls in ("vp", "ap") and re.search(r"有.{0,3}效果|效果(明显|显著)", p):
+            cls = "x"  # "保湿有明显效果" is a clause of its own ("另外，它还能保湿有明显效果")
         if language == "zh" and cls == "vp" and re.search(r"(达标|合格|达到标准)$", p):
             cls = "ap"  # "防螨达标" says how it is: "它防螨达标", never "它可以防螨达标"
         if language == "zh" and cls == "ap" and p.startswith("无") and len(p) >= 3 and zh_pos(p[1:]) in ("a", "v", "ad", "vd"):
@@ -456,8 +458,12 @@ _REMEDY_ZH = re.compile(r"改善|减少|减轻|淡化|去|祛|防|抗|告别|不
 _PROBLEM_SOLVED_ZH = re.compile(r"(不|无|零|告别|防|抗|远离|拒绝|没有)(" + _PROBLEM_ZH.pattern + ")|无忧|不怕|不用怕|远离|告别")
 
 
+#: A defect said outright ("保湿不足", "易生锈不耐用"): a problem even though it holds 不.
+_DEFECT_ZH = re.compile(r"不足$|不够$|不耐用|不结实|不牢固|不透气|缺乏|缺少|(?<![不无防抗免])(?<![不无防抗免]易)(生锈|碎裂|易碎|易坏|断裂)")
+
+
 def _states_a_problem(point: str) -> bool:
-    return bool(_PROBLEM_ZH.search(point)) and not _REMEDY_ZH.search(point)
+    return (bool(_PROBLEM_ZH.search(point)) and not _REMEDY_ZH.search(point)) or bool(_DEFECT_ZH.search(point))
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from tools.core.models import Language, ProductInfo
-from tools.narrate.text import ALNUM_RE, DANGLING_ZH, is_punct, tokens
+from tools.narrate.text import ALNUM_RE, DANGLING_ZH, is_punct, tokens, zh_pos
 
 #: Shop decorations that are not part of the product's spoken name (【立即预订】, 官方正品, 新款 …).
 _NAME_NOISE_RE = re.compile(r"【[^】]*】|\[[^\]]*\]|「[^」]*」")
@@ -41,6 +41,11 @@ def clean_name(name: str) -> str:
                 s, changed = s[len(w):].strip(), True
     return s or name.strip()
 
+
+#: One-character effect verbs a title's claim starts with ("科颜氏祛痘控" of 控油): never the end of a name.
+_EFFECT_VERB_CHARS_ZH = frozenset("控 去 防 抗 祛 补 护 修 淡 美".split())
+#: jieba's tags of person and other proper names (a brand's transliteration: 迈克/达威).
+_PERSON_NAME_POS = frozenset({"nr", "nrt", "nrfg", "nz"})
 
 #: Audience words of listing titles; the spoken name stops before them.
 _AUDIENCE_WORDS = frozenset("女 男 女士 男士 女款 男款 女生 男生 男女 女式 男式 儿童 成人 宝宝 婴儿 学生 孕妇 中老年".split())
@@ -78,6 +83,9 @@ def _leading_tokens(name: str, max_chars: int, stop_at_code: bool) -> str:
             and (len(kept[-1]) == 1 or re.fullmatch(r"[A-Za-z]", nxt)
                  or (re.fullmatch(r"[\u4e00-\u9fff]", nxt) and nxt not in _CATEGORY_END_ZH and nxt not in "车床灯包")):
         kept.pop()  # "Colorkey珂" of 珂拉琪, "ROMOSS罗马" of 罗马仕, "OralB欧乐" of 欧乐B: half a brand is no name
+    elif len(kept) >= 2 and re.fullmatch(r"[A-Za-z]{3,}", kept[-2]) and re.fullmatch(r"[\u4e00-\u9fff]+", kept[-1]) \
+            and re.fullmatch(r"[\u4e00-\u9fff]+", nxt) and zh_pos(kept[-1]) in _PERSON_NAME_POS and zh_pos(nxt) in _PERSON_NAME_POS:
+        kept.pop()  # "McDavid迈克" of 迈克达威: a transliteration goes on past the name's length
     # the audience words that follow the product noun in listing titles ("隔离霜女妆前乳") end the name
     for k, t in enumerate(kept):
         if k and len("".join(kept[:k])) >= 4 and (t in _AUDIENCE_WORDS or t[:1] in ("女", "男")):
@@ -90,15 +98,16 @@ def _leading_tokens(name: str, max_chars: int, stop_at_code: bool) -> str:
     rest = toks[len(kept):]
     if len(kept) > 1 and len(kept[-1]) == 1 and rest and (kept[-1] + rest[0][:1]) in "".join(kept[:-1]):
         kept.pop()  # "兰蔻菁纯护肤品套装菁" of "…套装 菁纯眼霜": one character of the next word
-    while len(kept) > 1 and kept[-1] in _NOT_CATEGORY_ZH | {"淡斑", "抗皱", "焕白", "修护", "舒缓"} and len("".join(kept[:-1])) >= 3:
-        kept.pop()  # a claim of the title ends no name ("欧诗漫珍珠白美白", "雪肌精套装补水")
+    while len(kept) > 1 and ((kept[-1] in _NOT_CATEGORY_ZH | {"淡斑", "抗皱", "焕白", "修护", "舒缓", "油水", "冷热"}
+                              and len("".join(kept[:-1])) >= 3) or kept[-1] in _EFFECT_VERB_CHARS_ZH):
+        kept.pop()  # a claim of the title ends no name ("欧诗漫珍珠白美白", "雪肌精套装补水", "科颜氏祛痘控", "…水龙头冷热")
     return "".join(kept) or clean_name(name)[:max_chars]
 
 
 #: Last characters of zh product-category nouns (面霜, 洗发水, 眼影盘, 床垫, 染发剂 …) and whole
 #: category words that end otherwise; a spoken short name is a brand and such a noun.
 _CATEGORY_END_ZH = frozenset("霜水乳液油膏露盘釉垫机柜椅桌衣衫裤裙鞋包罩刷笔粉饼膜器灯杯壶锅表镜帽袜枕被箱架夹剂胶素片茶蜡泥棒仪扇锁奶")
-_CATEGORY_WORDS_ZH = frozenset("精华 口红 面膜 眼影 键盘 鼠标 耳机 手机 电脑 主机 吊带 背心 内衣 文胸 洁面 礼盒 睫毛夹 跑步机 拓展坞 "
+_CATEGORY_WORDS_ZH = frozenset("龙头 水龙头 精华 口红 面膜 眼影 键盘 鼠标 耳机 手机 电脑 主机 吊带 背心 内衣 文胸 洁面 礼盒 睫毛夹 跑步机 拓展坞 "
                                "发蜡 发泥 香水 牙刷 沙发 床垫 外套 衬衫 连衣裙 卫衣 毛衣 帐篷 书桌 台灯 音箱 相机 手表".split())
 #: Effect words that end like a category noun (补水, 控油) but name none.
 _NOT_CATEGORY_ZH = frozenset("补水 节水 控油 防水 保湿 吸油 油水 卸妆 去油 锁水 喝水 洗衣 防晒 美白 祛痘 淡纹 紧致 提亮".split())

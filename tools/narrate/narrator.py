@@ -91,6 +91,10 @@ PRIOR_TEMPLATE = 0.3  # templates state facts in a sure frame (tuned on dev.json
 #: A corpus sentence that states nothing of this product (no fact, no name) reads as vague or out
 #: of place next to the others ("一点一点的给你补回来" in a toothbrush ad, "绝对是一种体验"); the
 #: blind rating found most failed lines held one.
+#: A line the label's sentences fill with stock praise only ("效果很明显。用过的都说好。颜值和实力并存。")
+#: says the product's facts of other kinds not said yet instead (all of dev.json, given labels, with the
+#: kind naming: CIDEr-D 24.48 → 24.84, repetition 13.85 → 13.95 %; lines of stock praise only 398 → 244 of 2,008).
+SAY_FACTS_FIRST = True
 PRIOR_VAGUE = -1.5  # tuned on dev.json (−0.6 → −1.5: CIDEr-D 22.8 → 23.7, and they read better)
 
 
@@ -388,6 +392,16 @@ class EmbeddedNarrator:
         line = compose(mains, extras, b.word_min, b.word_max, state, target, want_name, required, introduce)
         if line is None:  # no main sentence leads to the range: lines of further sentences only
             line = compose(extras, extras, b.word_min, b.word_max, state, target, want_name, required, introduce)
+        if line is not None and SAY_FACTS_FIRST and not any(p.facts or p.names or p.demo for p in line.parts) \
+                and not required and not introduce:
+            # a line of stock praise only ("效果很明显。用过的都说好。颜值和实力并存。" in an effects shot):
+            # the product's facts of other kinds not said yet come first
+            wide0 = self._wide_sentences(target, state, label, parts, pron, lm, groups, False)
+            if wide0:
+                alt = fill_to_range(mains or extras, extras + wide0, b.word_min, b.word_max, state, target, want_name,
+                                    required, introduce, max_generic=MAX_GENERIC)
+                if alt is not None and any(p.facts for p in alt.parts):
+                    line = alt
         if line is None:
             # a long shot, or a product with little left to say under this label: its facts may be
             # said again in other words (sellers repeat their key points), before generic padding
