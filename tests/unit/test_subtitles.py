@@ -59,6 +59,16 @@ def test_en_cues_break_between_words_at_phrase_boundaries():
     assert any(r.endswith("Backpack,") for r in rows)  # the clause boundary is used
 
 
+@pytest.mark.parametrize("aspect", ["9:16", "1:1", "16:9"])
+def test_en_rows_keep_a_name_whole_where_it_fits(aspect):
+    """A seller's video (Luma duffle bag, square): "Meet the Joust Duffle / Bag," broke the name."""
+    limit = max_row_chars("en", aspect)
+    text = "Meet the Joust Duffle Bag, with an adjustable shoulder strap."
+    rows = [r for c in split_phrases(text, "en", limit) for r in c.split("\n")]
+    assert " ".join(rows) == text
+    assert any("Joust Duffle Bag," in r for r in rows), rows
+
+
 def test_cue_timing_follows_the_measured_speech():
     cues = cues_for_line("今天给大家推荐晨光手冲挂耳咖啡，中度烘焙，提神醒脑！现在下单，双十一买二送一。", "zh", "9:16", 1.25, 7.5)
     assert cues[0].start_s == pytest.approx(1.25) and cues[-1].end_s == pytest.approx(7.5, abs=0.01)

@@ -150,6 +150,8 @@ def _rows_en(text: str, limit: int) -> list[str]:
                     sc = 2.0
                 elif prev.lower().strip("\"'") in _EN_NO_BREAK_AFTER:
                     sc = -2.0
+                elif k - 1 > 0 and prev[:1].isupper() and nxt[:1].isupper():
+                    sc = -2.0  # inside a name ("Meet the Joust Duffle / Bag,"): a capitalised run stays on one row
                 else:
                     sc = 1.0
                 filled = len(" ".join(words[i:k])) / limit
