@@ -856,3 +856,48 @@ def test_an_offer_line_says_what_the_product_is_before_the_offer_and_the_call_to
             later = [s for s, sh in zip(sents[first:], shop[first:]) if not sh and s not in stock]
             assert not later, ln.text
     assert checked >= 10
+
+
+def test_what_no_picture_shows_is_not_pointed_at_and_a_feature_is_no_result():
+    """Seeds 181/191: "你看，免费换新服务", "你看，抑菌消臭", "用了之后，可以免拆杯可机洗"."""
+    from tools.narrate.adapt import StoryState, Target, sentence_candidates
+    from tools.narrate.lm import CharLM
+    from tools.narrate.templates import fact_frames, template_frames
+
+    asp = [("外观", ["免费换新服务", "抑菌消臭", "磨砂外壳"]), ("功效", ["免拆杯可机洗", "提亮肤色"])]
+    prod = ProductInfo(name="晨曦多功能收纳盒", language="zh", aspects=[AspectPoints(aspect=a, points=p) for a, p in asp])
+    target = Target(prod, "zh")
+    frames = [(f, 0.0) for f in fact_frames("look", "np", "zh")] + [(f, 0.0) for f in template_frames("zh")]
+    lm = CharLM([("x", "你看，磨砂外壳。用了之后，可以提亮肤色。")])
+    texts = [s.text for s in sentence_candidates(frames, target, StoryState(), "外观设计+产品功效", ["它", "它"], lm, None,
+                                                 ["look", "benefit"], limit=10)]
+    assert "你看，磨砂外壳。" in texts and "用了之后，可以提亮肤色。" in texts  # the rules do not silence the frames
+    assert not any(t.startswith("你看") and ("服务" in t or "消臭" in t) for t in texts), texts
+    assert not any(t.startswith("用了之后") and "机洗" in t for t in texts), texts
+
+
+def test_a_line_introduces_the_product_before_it_talks_about_it(esync_dev):
+    """Seed 191: "用了之后，可以解决生活困扰难题。这就是九牧抽拉式水龙头。…": the product is introduced
+    first. Dev stories, leave-product-out: "这就是/给大家推荐…" never follows another sentence of its
+    line unless a problem or a demonstration is set up first."""
+    from tools.narrate.corpus import default_corpus
+    from tools.narrate.narrator import EmbeddedNarrator
+    from tools.story.esync import load_esync
+
+    videos = load_esync(esync_dev)
+    nar = EmbeddedNarrator(default_corpus("zh"))
+    intros = 0
+    for v in videos[::4]:
+        beats = [NarrationBeat(label=c.label, word_min=c.word_min, word_max=c.word_max, rel_pos=c.rel_pos) for c in v.clips]
+        for ln in nar.narrate(v.product, beats, "zh", exclude_products=[v.product.name]).lines:
+            sents = re.findall(r"[^。！？]+[。！？]", ln.text)
+            for i, s in enumerate(sents):
+                if re.match(r"(这就是|今天给大家推荐|给大家推荐)", s):
+                    intros += 1
+                    assert all(re.search(r"的(困扰|烦恼)[。？]$|^(你是否|是不是|别担心|其实解决|我们来试|一起来看看|上手试一下)", p)
+                               for p in sents[:i]), ln.text
+    assert intros >= 5
+    from tools.narrate.adapt import _PROBLEM_SETUP_ZH
+
+    assert _PROBLEM_SETUP_ZH.search("很多人都有干燥的困扰。") and _PROBLEM_SETUP_ZH.search("你是否也有这样的烦恼？")
+    assert not _PROBLEM_SETUP_ZH.search("用了之后，可以解决生活困扰难题。")  # an answer, not a set-up: no line opens with it

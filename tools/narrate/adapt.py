@@ -192,7 +192,7 @@ def check_sentence(s: Sentence, target: Target) -> bool:
 _SHOPPING_ZH = re.compile(r"下单|购买|抢购|抢到|链接|带回家|领回家|入手|买它|买了吧|囤|拍下|优惠|别错过|划算|福利|包邮|加赠|"
                           r"赠送|到手价|直播间|价格|折扣|秒杀|闭眼入|放心冲|不亏")
 #: zh sentences that set up a problem: said where the script does (痛点铺垫).
-_PROBLEM_SETUP_ZH = re.compile(r"困扰|烦恼|是不是也|你是否|有没有遇到")
+_PROBLEM_SETUP_ZH = re.compile(r"^(?!.*(解决|告别|摆脱|远离|不再))(?=.*(困扰|烦恼|是不是也|你是否|有没有遇到))")  # "可以解决生活困扰难题" answers one
 #: A corpus sentence that states no fact leans on what was said around it in its own ad ("如果所有
 #: 产品都有这个…效果", "使用后，你会发现自然也就轻松了", "等它以后再做一下其他…"); out of that
 #: context it says nothing a listener can follow.
@@ -202,6 +202,8 @@ _NEEDS_CONTEXT_ZH = re.compile(r"反而|不然|否则|结果|这样|这个|那�
 
 #: A zh listing title that sells a service (a renovation, an installation, a course), not a thing.
 _SERVICE_ZH = re.compile(r"服务|改造|上门|安装费|维修|课程|培训|陪练|代办|设计费")
+#: Facts no picture shows (a service, a smell, software, a change of packaging): never after "你看".
+_UNSEEN_ZH = re.compile(r"服务|换新|保修|包邮|退换|系统|软件|消臭|除臭|抑菌|除菌|杀菌|灭菌|变更|升级|降噪|静音|异味|气味|香味")
 #: Sentences that speak of a thing in the hand (using it, daily, trying it on): never of a service.
 _PRODUCT_USE_ZH = re.compile(r"用|离不开|必备|上手|上身|质地|好物|带回家|入手")
 
@@ -273,6 +275,10 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
                 continue
             if not target.effects and not frame.uid.startswith("user:") and _EFFECT_PRAISE_ZH.search(fl.text):
                 continue  # a toy or a power bank has features, not a visible "effect"
+            if lang == "zh" and re.match(r"你看|一眼就能看出", fl.text) and any(_UNSEEN_ZH.search(f) for f in fl.facts):
+                continue  # "你看，免费换新服务", "你看，抑菌消臭", "你看，mac电脑系统": nothing the picture shows
+            if lang == "zh" and fl.text.startswith("用了之后") and any(re.match(r"[免可不无防]", f) or "机洗" in f for f in fl.facts):
+                continue  # "用了之后，可以免拆杯可机洗": a feature, not what using it does
             if target.service and not frame.uid.startswith("user:") and _PRODUCT_USE_ZH.search(fl.text):
                 continue  # a service is booked, not used every day ("每天都离不开它" of a kitchen renovation)
             seen_text.add(fl.text)
@@ -429,6 +435,10 @@ ANSWER_ZH = re.compile(r"^(别担心|其实解决起来)")
 _INVITE_ZH = re.compile(r"^(我们来试|一起来看看|来看看|上手试一下|上身试一下|上脚试一下)")  # 上身/上脚: a worn product's (say_worn)
 
 
+#: zh sentences that introduce the product by name ("这就是九牧…", "今天给大家推荐…"): said first in a line.
+_INTRO_ZH = re.compile(r"^(这就是|今天给大家推荐|给大家推荐|今天要推荐的是|推荐这款|最近一直在用)")
+
+
 def arrange_line(parts: tuple[Sentence, ...]) -> tuple[Sentence, ...]:
     """A line's sentences in the order a person says them: a problem set-up or a demonstration's
     opening first, then the claims (those that add, 而且/另外, after the others), stock praise last
@@ -437,8 +447,8 @@ def arrange_line(parts: tuple[Sentence, ...]) -> tuple[Sentence, ...]:
     def key(p: Sentence) -> float:
         if _PROBLEM_SETUP_ZH.search(p.text):
             return -1
-        if _INVITE_ZH.match(p.text):
-            return 0
+        if _INVITE_ZH.match(p.text) or (p.names and _INTRO_ZH.match(p.text)):
+            return 0  # a demonstration, or the product introduced ("这就是…"), opens the line
         if _stock(p):
             return 3
         if _SHOPPING_ZH.search(p.text):

@@ -107,7 +107,7 @@ def _leading_tokens(name: str, max_chars: int, stop_at_code: bool) -> str:
 #: Last characters of zh product-category nouns (面霜, 洗发水, 眼影盘, 床垫, 染发剂 …) and whole
 #: category words that end otherwise; a spoken short name is a brand and such a noun.
 _CATEGORY_END_ZH = frozenset("霜水乳液油膏露盘釉垫机柜椅桌衣衫裤裙鞋包罩刷笔粉饼膜器灯杯壶锅表镜帽袜枕被箱架夹剂胶素片茶蜡泥棒仪扇锁奶")
-_CATEGORY_WORDS_ZH = frozenset("龙头 水龙头 精华 口红 面膜 眼影 键盘 鼠标 耳机 手机 电脑 主机 吊带 背心 内衣 文胸 洁面 礼盒 睫毛夹 跑步机 拓展坞 "
+_CATEGORY_WORDS_ZH = frozenset("龙头 水龙头 哑铃 玩具 积木 精华 口红 面膜 眼影 键盘 鼠标 耳机 手机 电脑 主机 吊带 背心 内衣 文胸 洁面 礼盒 睫毛夹 跑步机 拓展坞 "
                                "发蜡 发泥 香水 牙刷 沙发 床垫 外套 衬衫 连衣裙 卫衣 毛衣 帐篷 书桌 台灯 音箱 相机 手表".split())
 #: Effect words that end like a category noun (补水, 控油) but name none.
 _NOT_CATEGORY_ZH = frozenset("补水 节水 控油 防水 保湿 吸油 油水 卸妆 去油 锁水 喝水 洗衣 防晒 美白 祛痘 淡纹 紧致 提亮".split())

@@ -464,6 +464,7 @@ class EmbeddedNarrator:
         all of them when ``said_again``), in the templates of their own group, for a long line.
 
         Not: "你看，萃取天然植物成分" (shows nothing), "今天要推荐的是…" mid-line (introduces nothing),
+        "babycare，遮光防变质" (a name that says no kind of product is no subject of a bare predicate),
         "明基SW240显示器，尺寸和比例。", "潘婷…护发素，硬脂醇。", "…安瓶面膜，光滑。" (after the name only a
         predicate of two words or more), nor a template sentence said earlier in the story."""
         names = tuple(n for n in (target.short, target.long, pron) if n)
@@ -476,7 +477,8 @@ class EmbeddedNarrator:
                 if f.group != "look" and re.search(r"^你看|一眼就能看出来", w.text):
                     continue
                 if frame.uid.startswith("fact:") and (head_kind(f.point) == "product" or re.search(r"[和与及等]|产品$", f.point) or (
-                        w.text.startswith(names) and (f.cls not in ("vp", "ap") or len(words_zh(f.point)) < 2))):
+                        w.text.startswith(names) and (f.cls not in ("vp", "ap") or len(words_zh(f.point)) < 2
+                                                      or not target.demo))):
                     continue
                 if frame.label in ("产品推荐", "引导购买", "痛点铺垫") and frame.label not in parts:
                     continue
