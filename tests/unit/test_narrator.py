@@ -901,3 +901,32 @@ def test_a_line_introduces_the_product_before_it_talks_about_it(esync_dev):
 
     assert _PROBLEM_SETUP_ZH.search("很多人都有干燥的困扰。") and _PROBLEM_SETUP_ZH.search("你是否也有这样的烦恼？")
     assert not _PROBLEM_SETUP_ZH.search("用了之后，可以解决生活困扰难题。")  # an answer, not a set-up: no line opens with it
+
+
+def test_english_beats_say_the_products_facts_not_stock_praise():
+    """"Quality materials throughout. Built for everyday life." was the materials line of a vitamin C
+    serum with three ingredients: the repetition penalty counted "it", "is", "with" as words said
+    again, so every fact sentence after the first line cost more than stock praise. For each product
+    written as a seller would (the fluency sample's), the materials beat states a fact of the product,
+    and for most of them one of its materials (a shoe's "knit upper" is a part: nothing is made with it)."""
+    import json
+    from pathlib import Path
+
+    from tools.narrate.frames import aspect_group
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    story = [("产品推荐", 6, 12), ("痛点铺垫", 5, 11), ("质地/成分/材质", 6, 12), ("产品功效", 9, 15), ("引导购买", 5, 11)]
+    said = 0
+    for raw in json.loads((root / "fluency" / "products_en.json").read_text(encoding="utf-8")):
+        prod = ProductInfo.model_validate(raw)
+        mats = [p for a, p in prod.points() if aspect_group(a) == "material"]
+        if not mats:
+            continue
+        out = narrate_storyline(NarrateInput(product=prod, beats=[NarrationBeat(label=lab, word_min=lo, word_max=hi)
+                                                                   for lab, lo, hi in story]))
+        line = out.lines[2].text
+        assert out.lines[2].in_range
+        assert any(p.lower() in line.lower() for _, p in prod.points()), (prod.name, line)
+        assert "a vitamin" not in line.lower(), line
+        said += any(m.lower() in line.lower() for m in mats)
+    assert said >= 5

@@ -115,7 +115,7 @@ _LIST_ZH = re.compile(r"其他|其它|等$|[和与及]")
 _NOT_TOUTED_ZH = re.compile(r"^(乙基|甲基|丙基|丁基|己基|双-|二苯)|双酚A|BPA|甲醛|重金属|荧光剂|塑化剂|苯氧乙醇|羟苯|尼泊金|甲基异噻|异噻唑|防腐|EDTA|丁二醇|丙二醇|戊二醇|卡波姆|三乙醇胺|香精|色素|酒精|乙醇|矿物油")
 #: English parts and finishes: a product is not "made from" its lining, upper or paint.
 _EN_PART_HEADS = frozenset("lining upper uppers sole soles outsole insole paint finish coating trim pocket pockets strap straps panel panels "
-                           "zipper zip handle handles lid cap".split())
+                           "zipper zip handle handles lid cap button buttons".split())
 
 
 def words_zh(point: str) -> list[str]:
@@ -281,7 +281,8 @@ def _fact_class_en(point: str) -> str:
     from tools.narrate.guard import EN_MASS_NOUNS
 
     head = words[-1]
-    if any(ch.isdigit() for ch in point) or head in EN_MASS_NOUNS or head.endswith(("ing", "ness", "ity", "tion")):
+    if any(ch.isdigit() for ch in point) or head in EN_MASS_NOUNS or head.endswith(("ing", "ness", "ity", "tion")) \
+            or (len(words) >= 2 and words[-2] == "vitamin"):  # "vitamin E", not "a vitamin E"
         return "np_m"
     if head.endswith("s") and not head.endswith(("ss", "us", "is")):
         return "np_p"

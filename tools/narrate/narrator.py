@@ -454,7 +454,7 @@ class EmbeddedNarrator:
             state.used_points.update(p.facts)
         state.name_mentions += sum(1 for nm in {target.short, target.long} if nm and nm in text) and 1
         state.kind_mentions += any(p.demo for p in used)
-        state.words |= content_words(text, lang)
+        state.words |= content_words(text, lang) - target.name_words  # naming it again is no repetition
         state.stock |= {f for f in GENERIC_FILLERS[lang] if f in text}
         return text, prov
 
