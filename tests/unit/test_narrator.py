@@ -880,7 +880,9 @@ def test_a_line_introduces_the_product_before_it_talks_about_it(esync_dev):
     """Seed 191: "用了之后，可以解决生活困扰难题。这就是九牧抽拉式水龙头。…": the product is introduced
     first. Dev stories, leave-product-out: "这就是/给大家推荐…" never follows another sentence of its
     line unless a problem or a demonstration is set up first."""
+    from tools.narrate.adapt import _SHOPPING_ZH
     from tools.narrate.corpus import default_corpus
+    from tools.narrate.naming import long_name
     from tools.narrate.narrator import EmbeddedNarrator
     from tools.story.esync import load_esync
 
@@ -891,7 +893,12 @@ def test_a_line_introduces_the_product_before_it_talks_about_it(esync_dev):
         beats = [NarrationBeat(label=c.label, word_min=c.word_min, word_max=c.word_max, rel_pos=c.rel_pos) for c in v.clips]
         for ln in nar.narrate(v.product, beats, "zh", exclude_products=[v.product.name]).lines:
             sents = re.findall(r"[^。！？]+[。！？]", ln.text)
+            names = (short_name(v.product, "zh"), long_name(v.product, "zh"))
             for i, s in enumerate(sents):
+                if any(n in s for n in names) and not _SHOPPING_ZH.search(s):
+                    # seeds 199/211: "…它可以紧致。娇韵诗黄金双萃精华，维稳保湿。": named only after 它
+                    assert all(re.search(r"的(困扰|烦恼)[。？]$|^(你是否|是不是|别担心|其实解决|我们来试|一起来看看|上手试一下)", p)
+                               or any(n in p for n in names) for p in sents[:i]), ln.text
                 if re.match(r"(这就是|今天给大家推荐|给大家推荐)", s):
                     intros += 1
                     assert all(re.search(r"的(困扰|烦恼)[。？]$|^(你是否|是不是|别担心|其实解决|我们来试|一起来看看|上手试一下)", p)

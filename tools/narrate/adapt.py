@@ -459,6 +459,8 @@ def arrange_line(parts: tuple[Sentence, ...]) -> tuple[Sentence, ...]:
             return 3
         if _SHOPPING_ZH.search(p.text):
             return 2.5  # the offer and the call to buy close a line, after what the product is ("送小样。另外，它还能…")
+        if p.names:
+            return 0.5  # the sentence that names the product comes before those that say 它 of it
         return 2 if _ADDS_ZH.match(p.text) else 1
     if len(parts) < 2:
         return parts
