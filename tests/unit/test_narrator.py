@@ -937,3 +937,23 @@ def test_english_beats_say_the_products_facts_not_stock_praise():
         assert "a vitamin" not in line.lower(), line
         said += any(m.lower() in line.lower() for m in mats)
     assert said >= 5
+
+
+def test_a_sellers_own_name_is_said_whole_and_the_briefed_material_is_said():
+    """A seller's video (a yoga ball, brief "突出防爆材质"): the name was cut to "Luma加厚防爆瑜伽"
+    and the materials shot said "你看，磨砂防滑表面。用料非常讲究。": the name had said 加厚防爆, so
+    the material counted as repetition, and jieba's verb 加厚 kept it out of "采用…"."""
+    from tools.narrate.naming import long_name
+
+    asp = [("痛点", ["久坐腰酸背痛"]), ("材质", ["加厚防爆PVC", "环保无异味"]), ("功效", ["锻炼核心力量", "改善体态"]),
+           ("外观", ["磨砂防滑表面"]), ("活动优惠", ["送打气筒"])]
+    prod = ProductInfo(name="Luma加厚防爆瑜伽球", language="zh", aspects=[AspectPoints(aspect=a, points=p) for a, p in asp])
+    assert long_name(prod, "zh") == short_name(prod, "zh") == "Luma加厚防爆瑜伽球"
+    beats = [NarrationBeat(label="产品推荐", word_min=27, word_max=33, aspect="功效"),
+             NarrationBeat(label="质地/成分/材质", word_min=12, word_max=18, aspect="材质"),
+             NarrationBeat(label="引导购买", word_min=27, word_max=33, aspect="活动优惠")]
+    for seed in (0, 1):
+        out = narrate_storyline(NarrateInput(product=prod, beats=beats, seed=seed))
+        assert "Luma加厚防爆瑜伽球" in out.lines[0].text, out.lines[0].text
+        mat = out.lines[1].text
+        assert out.lines[1].in_range and "加厚防爆PVC" in mat and "里面含有" not in mat, mat

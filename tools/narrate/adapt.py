@@ -367,7 +367,12 @@ def _line_score(parts: Sequence[Sentence], state: StoryState, want_name: bool, r
     n = sum(p.lm_n for p in parts)
     facts = {f for p in parts for f in p.facts}
     words = set().union(*(p.words for p in parts))
-    overlap = len(words & state.words) / max(len(words), 1)
+    said = words & state.words
+    if state.topic and facts & state.topic:
+        # the fact the storyline gave this beat is said even where the name said its words ("Luma加厚防爆瑜伽球"
+        # named, then "它采用加厚防爆PVC" on the materials shot): asked for, it repeats nothing
+        said -= set().union(*(_word_set(f, "zh" if re.search(r"[\u4e00-\u9fff]", f) else "en") for f in facts & state.topic))
+    overlap = len(said) / max(len(words), 1)
     s = lp / max(n, 1) + W_FACT * min(len(facts), MAX_FACTS_SCORED) + parts[0].score + sum(0.3 * p.score for p in parts[1:])
     s -= W_OVERLAP * overlap + W_EXTRA * (len(parts) - 1) + W_GENERIC * sum(p.kind == "generic" for p in parts)
     if want_name and any(p.names for p in parts):

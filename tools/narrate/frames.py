@@ -140,6 +140,8 @@ def head_kind(point: str) -> str:
         before = [t for t in tokens(p[:-2], "zh") if not is_punct(t)]
         if before and zh_pos(before[-1])[:1] in ("a", "v", "d"):
             return ""  # "色调明亮成分", "温和清洁成分"? a quality, not an ingredient
+    if re.search(r"(?<![A-Za-z])(PVC|TPE|TPU|EVA|ABS|PET|PP|PE|PC|PU|NBR|PPSU|PA66)(?![A-Za-z])", p):
+        return "material"  # plastics and rubbers: "加厚防爆PVC" is what a ball is made of, not what a cream contains
     if _INGREDIENT_ZH.search(p) and not re.search(r"[感性度味色]$", p):
         return "ingredient"
     if _MATERIAL_ZH.search(p):
@@ -810,6 +812,8 @@ def _starts_with_verb(point: str) -> bool:
     toks = words_zh(point)
     if re.match(r"(配合|采用|使用|运用|搭配|结合|通过|利用|加入|添加|含有)", point):
         return True
+    if toks and toks[0] in ("加厚", "加固", "加宽", "加大", "加长", "加密", "加绒", "升级"):
+        return False  # "加厚防爆PVC": jieba's verb, but here it says what kind of material
     return len(toks) >= 2 and zh_pos(toks[0]) == "v" and head_kind(point) != "tech"
 
 

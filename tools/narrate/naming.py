@@ -160,6 +160,9 @@ def short_name(product: ProductInfo, language: Language) -> str:
     has one (:func:`_category_name`), else its leading tokens up to ~8 characters."""
     if language == "en":
         return " ".join(clean_name(product.name).split()[:4])
+    whole = clean_name(product.name)
+    if len(whole) <= LONG_NAME_CHARS + 2 and not re.search(r"\s", whole):
+        return whole  # a name a seller typed, not a listing title: said whole ("Luma加厚防爆瑜伽球", not "Luma加厚防爆")
     return _category_name(product.name, 10) or _leading_tokens(product.name, 8, stop_at_code=True)
 
 
@@ -174,6 +177,9 @@ def long_name(product: ProductInfo, language: Language) -> str:
     """The fuller spoken name used when the product is introduced or recommended."""
     if language == "en":
         return " ".join(clean_name(product.name).split()[:6])
+    whole = clean_name(product.name)
+    if len(whole) <= LONG_NAME_CHARS + 2 and not re.search(r"\s", whole):
+        return whole  # a name a seller typed ("Luma加厚防爆瑜伽球"), not a listing title: said whole
     return _category_name(product.name, LONG_NAME_CHARS + 2) or _leading_tokens(product.name, LONG_NAME_CHARS,
                                                                                  stop_at_code=False)
 
@@ -226,7 +232,7 @@ KIND_NOUNS_ZH: frozenset[str] = frozenset("""
 洗衣机 冰箱 空调 电视 吸尘器 扫地机器人 拖把 净水器 热水器 电饭煲 空气炸锅 破壁机 榨汁机 咖啡机 电热水壶 台灯 风扇 加湿器
 充电器 充电宝 数据线 耳机 音箱 手机 手机壳 平板 电脑 笔记本 显示器 键盘 鼠标 路由器 相机 手环
 硬盘 固态硬盘 移动硬盘 打印机 投影仪 移动电源 户外电源 拓展坞
-跑步机 瑜伽垫 哑铃 健身器 球拍 羽毛球拍 篮球 足球 自行车 帐篷
+跑步机 瑜伽垫 瑜伽球 健身球 哑铃 健身器 球拍 羽毛球拍 篮球 足球 自行车 帐篷
 奶瓶 奶粉 纸尿裤 尿不湿 湿巾 安全座椅 婴儿车 推车 玩具 积木 爬行垫 水枪 扭扭车 磁力片
 咖啡 挂耳咖啡 茶叶 零食 坚果 牛奶 酸奶 蜂蜜 维生素 钙片 益生菌 保健品
 """.split())
