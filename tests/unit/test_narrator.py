@@ -516,6 +516,15 @@ def test_esync_reader_accepts_release_label_variants_and_skips_odd_items(tmp_pat
     assert any("item 4 skipped" in w for w in warnings)
 
 
+@pytest.mark.parametrize("point, cls", [("free shipping this week", "np_m"), ("20% off this week", "np_m"),
+                                         ("a free tote today", "np_s"), ("free returns", "np_p")])
+def test_a_time_phrase_is_not_the_head_of_an_offer(point, cls):
+    """A seller's video (duffle bag): "Order now and get a free shipping this week." (head "week")."""
+    from tools.narrate.frames import fact_class
+
+    assert fact_class(point, "en", "offer") == cls
+
+
 def test_no_article_before_a_plural_fact() -> None:
     """'It is made with a notes of nuts and caramel' was heard in the en demo: no a/an before a plural head or a number."""
     from tools.core.models import ProductInfo

@@ -282,6 +282,10 @@ def _fact_class_en(point: str) -> str:
         return "ap"
     from tools.narrate.guard import EN_MASS_NOUNS
 
+    while len(words) > 2 and words[-1] in ("week", "weekend", "month", "today", "now", "only") and words[-2] in ("this", "today", "for", "now", "only"):
+        words = words[:-2]  # "free shipping this week": the head is "shipping", not "week"
+    while len(words) > 1 and words[-1] in ("today", "now", "only"):
+        words = words[:-1]
     head = words[-1]
     if any(ch.isdigit() for ch in point) or head in EN_MASS_NOUNS or head.endswith(("ing", "ness", "ity", "tion")) \
             or (len(words) >= 2 and words[-2] == "vitamin"):  # "vitamin E", not "a vitamin E"
