@@ -15,8 +15,10 @@ The committed samples were made with the same code and each rated by two raters 
 ``sample.tsv``: ``fluency/`` (seed 107) and ``fluency/seed109/`` were rated on the code they were
 tuned with (the narrator was tuned on dev.json by reading the rejected lines of earlier seeds,
 26–109); ``seed113``/``seed127``, ``seed131``/``seed137``, ``seed139``/``seed149`` and
-``seed151``/``seed157`` are fresh seeds drawn after each round of fixes of the next session
-(``key.json`` holds the lines, so each folder records the code it rated). The sampled products
+``seed151``/``seed157`` are fresh seeds drawn after each round of fixes of the next session,
+and ``seed163``/``seed167``, ``seed173``/``seed179``, ``seed181``/``seed191``, ``seed193``/``seed197``,
+``seed199``/``seed211`` and ``seed223``/``seed227`` those of the rounds after it (``key.json`` holds the
+lines, so each folder records the code it rated). The sampled products
 are dev products, so every rate is a development number, not a held-out one. Score a folder
 with ``score --dir tests/benchmarks/fluency/seed151``.
 """
