@@ -500,8 +500,8 @@ def _problem_not_first(parts: Sequence[Sentence]) -> bool:
 def _clash(a: Sentence, b: Sentence) -> bool:
     """Two sentences that may not share a line: the same frame or text, a shared fact, two names."""
     return (a.filled.frame.uid == b.filled.frame.uid or a.text == b.text or bool(set(a.facts) & set(b.facts))
-            or bool(a.names and b.names) or bool(a.words & b.words)
-            or bool(a.demo and (b.names or "这款" in b.text)) or bool(b.demo and (a.names or "这款" in a.text))  # "这款面霜…。这款产品…。"  # a word said twice in a line repeats it
+            or bool(a.names and b.names) or bool(a.words & b.words)  # a word said twice in a line repeats it
+            or bool(a.demo and (b.names or "这款" in b.text)) or bool(b.demo and (a.names or "这款" in a.text))  # "这款面霜…。这款产品…。"
             or bool(_PROBLEM_SETUP_ZH.search(a.text) and _PROBLEM_SETUP_ZH.search(b.text))  # one problem per line
             or bool(_INVITE_ZH.match(a.text) and _INVITE_ZH.match(b.text))  # one demonstration opened per line
             or bool(_AUDIENCE_LINE_ZH.search(a.text) and _AUDIENCE_LINE_ZH.search(b.text)))  # "男士也能…。它特别适合女士。"
