@@ -956,3 +956,11 @@ def test_a_sellers_own_name_is_said_whole_and_the_briefed_material_is_said():
         assert "Luma加厚防爆瑜伽球" in out.lines[0].text, out.lines[0].text
         mat = out.lines[1].text
         assert out.lines[1].in_range and "加厚防爆PVC" in mat and "里面含有" not in mat, mat
+
+
+@pytest.mark.parametrize("point, cls", [("双11立减30元", "vp"), ("618直降100元", "vp"), ("前五名下单立减50%", "x"), ("双11", "event")])
+def test_an_offer_may_open_with_the_event_it_is_for(point, cls):
+    """A seller's video (yoga ball): "双11立减30元" was no phrase, so the closing shot named only the gift."""
+    from tools.narrate.frames import fact_class
+
+    assert fact_class(point, "zh", "offer") == cls
