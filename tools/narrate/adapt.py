@@ -66,6 +66,7 @@ class StoryState:
     stock: set[str] = field(default_factory=set)  # stock phrases (GENERIC_FILLERS) said so far
     kind_mentions: int = 0  # sentences that named the product by its kind ("这款面霜") so far
     topic: frozenset[str] = frozenset()  # facts of the aspect the storyline gave this beat ("talks about 活动优惠")
+    topic_words: frozenset[str] = frozenset()  # their content words (said for the topic, they repeat nothing)
 
 
 def _bigrams(s: str) -> set[str]:
@@ -176,8 +177,8 @@ class Sentence:
     names: int  # mentions of the product's name (not pronouns)
     score: float  # everything but the language model: facts, novelty, source fit
     kind: str  # "corpus" | "template" | "generic" | "user"
-    valid: bool | None = None
-    demo: bool = False  # names the product by its kind ("这款面霜…"), not by its name or a pronoun  # grammar guard + grounding, checked when the sentence is about to be chosen
+    valid: bool | None = None  # grammar guard + grounding, checked when the sentence is about to be chosen
+    demo: bool = False  # names the product by its kind ("这款面霜…"), not by its name or a pronoun
 
 
 @lru_cache(maxsize=65536)
@@ -371,7 +372,7 @@ def _line_score(parts: Sequence[Sentence], state: StoryState, want_name: bool, r
     if state.topic and facts & state.topic:
         # the fact the storyline gave this beat is said even where the name said its words ("Luma加厚防爆瑜伽球"
         # named, then "它采用加厚防爆PVC" on the materials shot): asked for, it repeats nothing
-        said -= set().union(*(_word_set(f, "zh" if re.search(r"[\u4e00-\u9fff]", f) else "en") for f in facts & state.topic))
+        said -= state.topic_words
     overlap = len(said) / max(len(words), 1)
     s = lp / max(n, 1) + W_FACT * min(len(facts), MAX_FACTS_SCORED) + parts[0].score + sum(0.3 * p.score for p in parts[1:])
     s -= W_OVERLAP * overlap + W_EXTRA * (len(parts) - 1) + W_GENERIC * sum(p.kind == "generic" for p in parts)
