@@ -155,15 +155,19 @@ def _category_name(name: str, max_chars: int, compose: bool = False) -> str | No
     return None
 
 
+def _typed_name(product: ProductInfo) -> str:
+    """The whole (cleaned) zh name when a seller typed it (≤ 12 characters, no spaces), not a listing
+    title: said whole, short or long ("Luma加厚防爆瑜伽球", not "Luma加厚防爆"); else ""."""
+    whole = clean_name(product.name)
+    return whole if len(whole) <= LONG_NAME_CHARS + 2 and not re.search(r"\s", whole) else ""
+
+
 def short_name(product: ProductInfo, language: Language) -> str:
     """A speakable short form of the product name: zh, the brand and category noun when the title
     has one (:func:`_category_name`), else its leading tokens up to ~8 characters."""
     if language == "en":
         return " ".join(clean_name(product.name).split()[:4])
-    whole = clean_name(product.name)
-    if len(whole) <= LONG_NAME_CHARS + 2 and not re.search(r"\s", whole):
-        return whole  # a name a seller typed, not a listing title: said whole ("Luma加厚防爆瑜伽球", not "Luma加厚防爆")
-    return _category_name(product.name, 10) or _leading_tokens(product.name, 8, stop_at_code=True)
+    return _typed_name(product) or _category_name(product.name, 10) or _leading_tokens(product.name, 8, stop_at_code=True)
 
 
 #: Characters of the name said where the script introduces the product (产品推荐). Humans say
@@ -177,10 +181,7 @@ def long_name(product: ProductInfo, language: Language) -> str:
     """The fuller spoken name used when the product is introduced or recommended."""
     if language == "en":
         return " ".join(clean_name(product.name).split()[:6])
-    whole = clean_name(product.name)
-    if len(whole) <= LONG_NAME_CHARS + 2 and not re.search(r"\s", whole):
-        return whole  # a name a seller typed ("Luma加厚防爆瑜伽球"), not a listing title: said whole
-    return _category_name(product.name, LONG_NAME_CHARS + 2) or _leading_tokens(product.name, LONG_NAME_CHARS,
+    return _typed_name(product) or _category_name(product.name, LONG_NAME_CHARS + 2) or _leading_tokens(product.name, LONG_NAME_CHARS,
                                                                                  stop_at_code=False)
 
 

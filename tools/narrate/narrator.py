@@ -44,7 +44,7 @@ from functools import lru_cache
 from pydantic import Field, field_validator, model_validator
 
 from tools.core.errors import ToolInputError
-from tools.core.models import Language, Model, NarrationLine, ProductInfo, StoryBeat, count_words
+from tools.core.models import Language, Model, NarrationLine, ProductInfo, StoryBeat
 from tools.core.registry import register
 from tools.narrate.adapt import (
     ANSWER_ZH,
@@ -61,14 +61,14 @@ from tools.narrate.adapt import (
     sentence_candidates,
 )
 from tools.narrate.corpus import CORPUS_FILES, Corpus, default_corpus
-from tools.narrate.frames import (FILL_SIM, Frame, frames_from_line, head_kind, name_words, parse_template, usage_counts,
+from tools.narrate.frames import (Frame, frames_from_line, head_kind, name_words, parse_template, usage_counts,
                                   usage_of, words_zh)
 from tools.narrate.grounding import Grounder
 from tools.narrate.lm import CharLM
 from tools.narrate.naming import long_name, short_name
 from tools.narrate.templates import LABEL_GROUPS, fact_frames, generic_frames, template_frames
 from tools.narrate.text import GENERIC_FILLERS, fit_line, tokens
-from tools.story.labels import LabelModel, aspect_allowed, check_label
+from tools.story.labels import LabelModel, check_label
 
 __all__ = [
     "CopyLine", "EmbeddedNarrator", "NarrateInput", "NarrateOutput", "NarrationBeat", "narrate_story_beats",
