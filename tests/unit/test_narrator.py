@@ -649,7 +649,10 @@ def test_a_garment_is_worn_not_used():
     ("三橡树品牌正品染发剂植物天然无刺激孕妇自己在纯家染头发膏遮白", "三橡树染发剂"),
     ("zuru2023新款x特攻1秒速充增压儿童水枪玩具喷呲滋泚水枪男孩户", "zuru"),  # was "zuru2023"
     ("【曼秀雷敦】润唇膏植物精油蔷薇果护唇膏小蜜油保湿", "曼秀雷敦润唇膏"),  # a bracket holding the brand is the name
-    ("【官方正品】IPSA茵芙莎三色遮瑕膏提亮遮黑眼圈痘痘泪痕痘印泛红", "IPSA茵芙莎"),
+    ("【官方正品】IPSA茵芙莎三色遮瑕膏提亮遮黑眼圈痘痘泪痕痘印泛红", "IPSA茵芙莎三色遮瑕膏"),  # its category within 12 characters
+    # leading words cut inside a series say no product: to the category noun when it comes within 12 characters
+    ("虎牌现代轻奢实木床头柜保险柜一体家用防盗隐藏式家庭小型指纹密码箱", "虎牌现代轻奢实木床头柜"),  # was "虎牌现代轻奢实木"
+    ("欧莱雅第二代紫熨斗眼霜玻色因补水保湿抗皱紧致淡化细纹咖啡因", "欧莱雅第二代紫熨斗眼霜"),  # was "欧莱雅第二代紫"
 ])
 def test_spoken_names_are_never_half_a_word(title, short):
     assert short_name(ProductInfo(name=title, language="zh"), "zh") == short
@@ -699,7 +702,28 @@ def test_lines_are_said_in_a_persons_order_and_long_shots_say_facts_not_praise_r
             assert not re.match(r"(而且|另外|此外)", ln.text), ln.text
             assert "stock" not in kinds or "claim" not in kinds[kinds.index("stock"):], ln.text
             assert sum(bool(re.match(r"(我们来试|一起来看看)", s)) for s in sents) <= 1, ln.text
-    assert n_lines > 100 and long_runs / n_lines < 0.03, (long_runs, n_lines)
+    # 5 of 167 before the long-shot fact sentences (LONG_SHOT_FACT_SENTENCES), 3 after
+    assert n_lines > 100 and long_runs / n_lines < 0.02, (long_runs, n_lines)
+
+
+def test_a_pain_shot_of_a_product_with_no_problem_to_set_up_says_its_facts_not_praise():
+    """Dev (百雀羚 水乳, first shot, 痛点铺垫, 38–44 characters): the seller filed no pain point, the
+    only pain sentences were answers ("别担心，今天就来帮你解决。") that open no line, and the shot said
+    "一定要试试。推荐给大家。性价比很高。用过的都说好。非常实用。真的很不错。好用不贵。"."""
+    from tools.narrate.templates import GENERIC_SENTENCES
+
+    asp = [("功效", ["水润", "紧致", "抗皱", "淡化细纹", "舒缓敏感"]), ("成分", ["胶原紧致肽", "灵芝精华", "多重草本植萃成分"]),
+           ("外观", ["新中式风", "东方花园包"])]
+    prod = ProductInfo(name="百雀羚肌初赋活3.0水乳套装紧致补水保湿抗初老护肤套装", language="zh",
+                       aspects=[AspectPoints(aspect=a, points=p) for a, p in asp])
+    facts = [p for _, ps in asp for p in ps]
+    for lo in (38, 57):
+        out = narrate_storyline(NarrateInput(product=prod, beats=[NarrationBeat(label="痛点铺垫", word_min=lo, word_max=lo + 6)]))
+        text = out.lines[0].text
+        sents = re.findall(r"[^。！？]+[。！？]", text)
+        assert out.lines[0].in_range and any(f in text for f in facts), text
+        assert sum(s in GENERIC_SENTENCES["zh"] for s in sents) <= 3, text
+        assert not re.match(r"别担心|其实解决起来", text), text
 
 
 def test_a_name_slot_never_starts_inside_the_source_brand():
@@ -742,6 +766,9 @@ def test_design_and_result_slots_take_only_their_kind():
     from tools.narrate.frames import _names_a_result, fill_frame, parse_template, typed_facts
 
     assert not _names_a_result("毛戈平高光粉膏") and not _names_a_result("PA三个加号") and _names_a_result("精致妆容")
+    # seeds 211/223/227: "使用它可以轻松打造机械轴体 / 泪沟型眼袋 / 人体曲线": 打造 makes a look, a skin, a style
+    assert not any(_names_a_result(p) for p in ("机械轴体", "泪沟型眼袋", "人体曲线"))
+    assert all(_names_a_result(p) for p in ("隐形毛孔", "理想光泽奶油肌", "男人味十足的造型", "温和净澈洁齿体验"))
     fr = parse_template("t", "它采用了{fact:look:design}。", "外观设计", "zh")
     facts = typed_facts([("外观", "细腻不卡纹", 1.0), ("外观", "圆角设计", 1.0)], "zh")
     texts = [f.text for f in fill_frame(fr, facts, set(), ["它"], "zh")]

@@ -410,9 +410,10 @@ def fill_to_range(mains: Sequence[Sentence], pool: Sequence[Sentence], word_min:
         # the stock cap still admits
         k0 = int(_stock(m)) if max_generic is not None else 0  # the main sentence counts too
         dp: dict[tuple[int, int], tuple[float, tuple[int, ...]]] = {(0, k0): (0.0, ())}
+        answers_ok = bool(_PROBLEM_SETUP_ZH.search(m.text))
         for i, it in enumerate(items):
-            if it is m or _clash(it, m):
-                continue
+            if it is m or _clash(it, m) or (not answers_ok and ANSWER_ZH.search(it.text)):
+                continue  # an answer follows its problem: without one it would void every list it joins
             ci = clash[i]
             for (tot, k), (sc, idx) in sorted(dp.items(), reverse=True):
                 t2, k2 = tot + it.length, k + stock[i]

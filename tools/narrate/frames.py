@@ -828,8 +828,15 @@ def _names_a_result(point: str) -> bool:
     toks = words_zh(point)
     return bool(toks) and zh_pos(toks[-1])[:1] == "n" and zh_pos(toks[-1]) != "vn" and not re.search(r"能力|护肤|护理|[力性度]$", point) \
         and not any(zh_pos(t) == "v" or zh_pos(t)[:1] == "d" for t in toks) and not (len(toks[0]) == 1 and toks[0] in _VERB_CHARS_ZH) \
-        and not re.search(r"高度|程度|PA|SPF|加号|\+", point) and head_kind(point) != "product"
+        and not re.search(r"高度|程度|PA|SPF|加号|\+", point) and head_kind(point) != "product" \
+        and bool(_RESULT_HEAD_ZH.search(point))
     # "打造毛戈平高光粉膏" makes the product, "打造PA三个加号" a rating
+
+
+#: What copy says 打造 makes: a look, a skin, a style, an experience, a space ("打造自然妆感",
+#: "打造奶油肌", "打造温和净澈洁齿体验"); not "打造机械轴体", "打造泪沟型眼袋", "打造人体曲线".
+_RESULT_HEAD_ZH = re.compile(r"(妆|妆容|妆感|妆效|肌|肤|肤色|气色|造型|发型|卷度|体验|氛围|氛围感|光泽|质感|美感|身材|毛孔|眼妆|唇妆|"
+                             r"空间|风格|穿搭|生活|家|睡眠|笑容|美甲|眉形)$")
 
 
 @lru_cache(maxsize=1)

@@ -167,7 +167,11 @@ def short_name(product: ProductInfo, language: Language) -> str:
     has one (:func:`_category_name`), else its leading tokens up to ~8 characters."""
     if language == "en":
         return " ".join(clean_name(product.name).split()[:4])
-    return _typed_name(product) or _category_name(product.name, 10) or _leading_tokens(product.name, 8, stop_at_code=True)
+    # a title whose category noun comes later than the short form's length is said to its category
+    # ("虎牌现代轻奢实木床头柜", not "虎牌现代轻奢实木"; "欧莱雅第二代紫熨斗眼霜", not "欧莱雅第二代紫"): leading
+    # words cut inside a series name say no product
+    return (_typed_name(product) or _category_name(product.name, 10) or _category_name(product.name, LONG_NAME_CHARS + 2)
+            or _leading_tokens(product.name, 8, stop_at_code=True))
 
 
 #: Characters of the name said where the script introduces the product (产品推荐). Humans say

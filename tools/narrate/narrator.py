@@ -417,20 +417,26 @@ class EmbeddedNarrator:
             # facts the label does not ask for (the material, in a long effects shot), each said once, then
             # (a long story that has said them all) said again, come before a run of stock praise
             # ("一定要试试。推荐给大家。性价比很高。…" is no line to post); each stage takes generic sentences
-            # not said yet, then generic ones said again; only the last lifts the cap on stock sentences
+            # not said yet, then generic ones said again; before the last lifts the cap on stock sentences,
+            # facts are said in the long-shot frames too ("…，也是一大亮点。", LONG_SHOT_FACT_SENTENCES)
             wide: list[Sentence] = []
-            wide_again: bool | None = None
-            for said_again, cap in ((False, MAX_GENERIC), (True, MAX_GENERIC), (True, None)):
+            wide_key: tuple[bool, bool] | None = None
+            for said_again, cap, long_shot in ((False, MAX_GENERIC, False), (True, MAX_GENERIC, False),
+                                               (False, MAX_GENERIC, True), (True, MAX_GENERIC, True), (True, None, True)):
                 if line is not None:
                     break
-                if said_again is not wide_again:
-                    wide, wide_again = self._wide_sentences(target, state, label, parts, pron, lm, groups, said_again), said_again
+                if (said_again, long_shot) != wide_key:
+                    wide_key = (said_again, long_shot)
+                    wide = self._wide_sentences(target, state, label, parts, pron, lm, groups, said_again, long_shot)
                 for gen_state in (state, StoryState(kind_mentions=state.kind_mentions)):
                     if line is not None:
                         break
                     gen = sentence_candidates([(f, -0.2) for f in generic_frames(lang)], target, gen_state, label,
                                               [pron, pron], lm, None, groups, kind_of, max_len=hi)
-                    line = fill_to_range(mains or again or extras or gen, extras + again + wide + gen, b.word_min,
+                    # an answer ("别担心，今天就来帮你解决。") opens no line: a pain shot of a product with no
+                    # problem to set up starts on what the product does, never on a run of stock praise
+                    heads = [m for m in (mains or again or extras or gen) if not ANSWER_ZH.search(m.text)] or wide or gen
+                    line = fill_to_range(heads, extras + again + wide + gen, b.word_min,
                                          b.word_max, state, target, want_name, required, introduce, max_generic=cap)
         if line is not None:
             text = line.text
@@ -460,7 +466,7 @@ class EmbeddedNarrator:
         return text, prov
 
     def _wide_sentences(self, target: Target, state: StoryState, label: str, parts: Sequence[str], pron: str, lm: CharLM,
-                        groups: Sequence[str], said_again: bool) -> list[Sentence]:
+                        groups: Sequence[str], said_again: bool, long_shot: bool = False) -> list[Sentence]:
         """Sentences of the product's facts in any group but offers and pain points (not said yet, or
         all of them when ``said_again``), in the templates of their own group, for a long line.
 
@@ -473,11 +479,15 @@ class EmbeddedNarrator:
         for f in target.facts:
             if (not said_again and f.point in state.used_points) or f.group in ("offer", "pain", "related") or f.cls == "x":
                 continue
-            for w in self._fact_sentences(f.point, target, state, label, [pron, pron], lm, groups, again=said_again):
+            for w in self._fact_sentences(f.point, target, state, label, [pron, pron], lm, groups, again=said_again,
+                                          long_shot=long_shot):
                 frame = w.filled.frame
                 if f.group != "look" and re.search(r"^你看|一眼就能看出来", w.text):
                     continue
-                if frame.uid.startswith("fact:") and (head_kind(f.point) == "product" or re.search(r"[和与及等]|产品$", f.point) or (
+                if frame.uid.startswith("factL:") and (len(re.findall(r"[\u4e00-\u9fff]", f.point)) < 2
+                                                       or head_kind(f.point) == "audience"):
+                    continue  # "521，也是一大亮点", "大码男士，也是一大亮点": a number or an audience is no highlight
+                if frame.uid.startswith(("fact:", "factL:")) and (head_kind(f.point) == "product" or re.search(r"[和与及等]|产品$", f.point) or (
                         w.text.startswith(names) and (f.cls not in ("vp", "ap") or len(words_zh(f.point)) < 2
                                                       or not target.demo))):
                     continue
@@ -489,14 +499,17 @@ class EmbeddedNarrator:
         return out
 
     def _fact_sentences(self, fact: str, target: Target, state: StoryState, label: str, names: Sequence[str], lm: CharLM,
-                        groups: Sequence[str], again: bool = False) -> list[Sentence]:
-        """Template sentences of any label that state ``fact`` (a beat's printed fact)."""
+                        groups: Sequence[str], again: bool = False, long_shot: bool = False) -> list[Sentence]:
+        """Template sentences of any label that state ``fact`` (a beat's printed fact); ``long_shot``:
+        the long-shot fact sentences too."""
         own = next((f for f in target.facts if f.point == fact), None)
         if own is None:
             return []
         tpls = [(f, PRIOR_TEMPLATE) for f in template_frames(target.lang)
                 if any(getattr(p, "group", None) == own.group for p in f.parts)]
         tpls += [(f, PRIOR_TEMPLATE - 0.5) for f in fact_frames(own.group, own.cls, target.lang)]
+        if long_shot:
+            tpls += [(f, PRIOR_TEMPLATE - 0.5) for f in fact_frames(own.group, own.cls, target.lang, long_shot=True)]
         facts_backup = target.facts
         target.facts = [own]  # only the printed fact may fill these
         try:

@@ -115,16 +115,26 @@ FACT_SENTENCES: dict[str, dict[str, list[str]]] = {
 }
 
 
-def fact_frames(group: str, cls: str, language: Language) -> tuple[Frame, ...]:
-    """The :data:`FACT_SENTENCES` for a fact of ``group`` and class ``cls`` as frames."""
-    table = FACT_SENTENCES[language]
+#: More sentences for one fact, said only where a long shot would otherwise be filled with stock
+#: praise ("值得拥有。一定要试试。性价比很高。…"): each says a fact in words no other one uses, so
+#: several of them may share a line (one word per line is the rule, :func:`~tools.narrate.adapt._clash`).
+LONG_SHOT_FACT_SENTENCES: dict[str, dict[str, list[str]]] = {
+    "zh": {"ap": ["值得一提的是，它{F}。"], "*": ["{F}，也是一大亮点。"]},
+    "en": {"*": []},
+}
+
+
+def fact_frames(group: str, cls: str, language: Language, long_shot: bool = False) -> tuple[Frame, ...]:
+    """The :data:`FACT_SENTENCES` (``long_shot``: :data:`LONG_SHOT_FACT_SENTENCES`) for a fact of
+    ``group`` and class ``cls`` as frames."""
+    table = (LONG_SHOT_FACT_SENTENCES if long_shot else FACT_SENTENCES)[language]
     key = cls if cls in table else ("np" if cls.startswith("np") and "np" in table else "*")
-    tpls = table[key] + (table["*"] if key != "*" else [])
+    tpls = table.get(key, []) + (table["*"] if key != "*" else [])
     slot_cls = "item" if key == "*" else cls
     out = []
     for i, t in enumerate(tpls):
-        t = t.replace("{F*}", "{fact:%s:%s*}" % (group, slot_cls)).replace("{F}", "{fact:%s:%s}" % (group, slot_cls if "{F*}" not in t else slot_cls))
-        out.append(parse_template(f"fact:{key}:{i}", t, None, language))
+        t = t.replace("{F*}", "{fact:%s:%s*}" % (group, slot_cls)).replace("{F}", "{fact:%s:%s}" % (group, slot_cls))
+        out.append(parse_template(f"fact{'L' if long_shot else ''}:{key}:{i}", t, None, language))
     return tuple(out)
 
 
