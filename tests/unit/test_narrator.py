@@ -991,3 +991,48 @@ def test_an_offer_may_open_with_the_event_it_is_for(point, cls):
     from tools.narrate.frames import fact_class
 
     assert fact_class(point, "zh", "offer") == cls
+
+
+def test_you_see_points_only_at_what_a_picture_shows():
+    """Blind ratings, seeds 173–233: lines with "你看，" were rejected 38 % of the time against 19 % for
+    the others ("你看，130斤以内", "你看，弹力大无束缚", "你看，控制用量", "你看，1.6米乘以1.2米")."""
+    from tools.narrate.adapt import _shown
+
+    for seen in ("浪漫樱花粉", "镂空设计", "暗金色logo", "立体小花边", "蓝色帆布面料"):
+        assert _shown(seen), seen
+    for unseen in ("130斤以内", "1.6米乘以1.2米", "控制用量", "免费换新服务", "承托力", "显瘦"):
+        assert not _shown(unseen, "np"), unseen
+    assert not _shown("弹力大无束缚", "ap") and not _shown("随身携带", "vp")
+
+
+def test_quality_praise_follows_only_what_lasts_and_a_bare_verb_fills_no_verb_slot():
+    """Seeds 199–229: "它清爽，品质经得起考验" (品质 is how it lasts), "另外，它还能舒缓。" (舒缓 what?)."""
+    from tools.narrate.corpus import default_corpus
+    from tools.narrate.frames import fill_frame, parse_template, typed_facts, usage_of
+    from tools.narrate.narrator import corpus_usage
+
+    counts = corpus_usage(default_corpus("zh"))  # how copy uses each word: 清爽 and 舒缓 are then sure
+    facts = typed_facts([("功效", "清爽", 1.0), ("功效", "耐磨耐用", 1.0), ("功效", "舒缓", 1.0), ("功效", "补水保湿", 1.0)], "zh",
+                        usage=lambda w: usage_of(w, counts, set()))
+    assert {f.point for f in facts if f.sure} >= {"清爽", "舒缓"}
+    q = [f.text for f in fill_frame(parse_template("t", "它{fact:benefit:apq}，品质经得起考验。", None, "zh"), facts, set(), ["它"], "zh")]
+    assert q and all("清爽" not in t for t in q), q
+    v = [f.text for f in fill_frame(parse_template("t", "另外，它还能{fact:benefit:vp}。", None, "zh"), facts, set(), ["它"], "zh", limit=5)]
+    assert "另外，它还能舒缓。" not in v, v
+
+
+def test_a_space_in_a_title_ends_the_spoken_name_and_a_name_is_not_doubled():
+    """Seed 229: "今天给大家推荐海蒂诗柜门反弹器免。" (jieba joined 器 and 免 across the title's space);
+    "这款肌肤之钥CPB粉霜霜…" (a corpus frame whose source name went on past the slot)."""
+    from tools.narrate.naming import long_name
+
+    p = ProductInfo(name="海蒂诗柜门反弹器 免拉手隐形门弹簧开关衣橱柜门碰珠衣柜 按弹器", language="zh")
+    assert long_name(p, "zh") == "海蒂诗柜门反弹器" and short_name(p, "zh") == "海蒂诗柜门反弹器"
+    assert long_name(ProductInfo(name="兰蔻塑颜面霜 紧致轮廓抗氧焕白 淡化细纹抗初老", language="zh"), "zh") == "兰蔻塑颜面霜"
+    assert short_name(ProductInfo(name="美禾 假发女长发真发发片 头顶补发片", language="zh"), "zh").startswith("美禾假发")
+    asp = [("外观", ["暖米白", "晶钻粉霜"]), ("功效", ["遮瑕", "养肤"]), ("活动优惠", ["618大促"])]
+    prod = ProductInfo(name="肌肤之钥CPB粉霜 晶钻粉霜养肤 贵妇粉底液遮瑕", language="zh",
+                       aspects=[AspectPoints(aspect=a, points=ps) for a, ps in asp])
+    beats = [NarrationBeat(label=lab, word_min=18, word_max=40) for lab in ("产品推荐", "外观设计", "产品功效", "引导购买")]
+    for ln in narrate_storyline(NarrateInput(product=prod, beats=beats)).lines:
+        assert "粉霜霜" not in ln.text, ln.text

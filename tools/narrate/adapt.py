@@ -211,6 +211,21 @@ _NEEDS_CONTEXT_ZH = re.compile(r"反而|不然|否则|结果|这样|这个|那�
 _SERVICE_ZH = re.compile(r"服务|改造|上门|安装费|维修|课程|培训|陪练|代办|设计费")
 #: Facts no picture shows (a service, a smell, software, a change of packaging): never after "你看".
 _UNSEEN_ZH = re.compile(r"服务|换新|保修|包邮|退换|系统|软件|消臭|除臭|抑菌|除菌|杀菌|灭菌|变更|升级|降噪|静音|异味|气味|香味")
+#: What a picture shows, by the noun a phrase ends on: a colour, a design, a pattern, a part one
+#: can see ("你看，浪漫樱花粉", "你看，镂空设计", "你看，金属logo"). Blind raters rejected "你看，" before
+#: anything else ("你看，黑色素输送通路", "你看，130斤以内", "你看，弹力大无束缚", "你看，控制用量").
+_SHOWN_ZH = re.compile(r"([红橙黄绿青蓝紫粉棕灰黑白金银]|色|色系|设计|款|图案|造型|外观|花纹|纹路|logo|LOGO|印花|蝴蝶结|花边|围边|"
+                       r"配色|线条|外壳|包装|管身|瓶身|机身|礼盒|面料|形状|剪裁|裁剪|领口|杯型|肩带|卡扣|握把|刷头|刷毛|"
+                       r"轮|灯|罩|扣|口|系列|款式|版型|外形|颜值|质地|光泽|微光|车架|跑台|包|盒|小花边|亮片|压褶)$")
+
+
+def _shown(point: str, cls: str = "") -> bool:
+    """Whether "你看，{point}" points at something the picture shows: a thing, by its noun
+    (:data:`_SHOWN_ZH`, or any noun phrase of class ``cls`` "np"), never a measure, a claim, an
+    action or something unseen ("你看，130斤以内", "你看，弹力大无束缚", "你看，控制用量")."""
+    if _UNSEEN_ZH.search(point) or re.search(r"\d|[不无没]|很|非常|更|显瘦|显白|以内|时间|用量|[力性度]$", point):
+        return False
+    return bool(_SHOWN_ZH.search(point)) or cls == "np"
 #: Sentences that speak of a thing in the hand (using it, daily, trying it on): never of a service.
 _PRODUCT_USE_ZH = re.compile(r"用|离不开|必备|上手|上身|质地|好物|带回家|入手")
 
@@ -266,6 +281,7 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
     lang = target.lang
     facts = [f for f in target.facts if aspect_allowed(f.aspect, label) or f.point == required]
     sal_of = {f.point: f.salience for f in facts}
+    cls_of = {f.point: f.cls for f in facts}
     seen_text: set[str] = set()
     for frame, prior in frames:
         if frame.uid in state.used_frames:
@@ -280,9 +296,11 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
                              prefer_groups=prefer, full_name=target.short, src_sim=sim):
             if fl.text in seen_text or fl.length > max_len or not fits_beat(fl.text, label, frame, lang):
                 continue
+            if lang == "zh" and any(nm_ and nm_ + nm_[-1] in fl.text for nm_ in (target.short, target.long)):
+                continue  # "这款肌肤之钥CPB粉霜霜…": the source's name went on past the slot ("…粉霜" + "霜")
             if not target.effects and not frame.uid.startswith("user:") and _EFFECT_PRAISE_ZH.search(fl.text):
                 continue  # a toy or a power bank has features, not a visible "effect"
-            if lang == "zh" and re.match(r"你看|一眼就能看出", fl.text) and any(_UNSEEN_ZH.search(f) for f in fl.facts):
+            if lang == "zh" and re.search(r"^你看|一眼就能看出", fl.text) and not all(_shown(f, cls_of.get(f, "")) for f in fl.facts):
                 continue  # "你看，免费换新服务", "你看，抑菌消臭", "你看，mac电脑系统": nothing the picture shows
             if lang == "zh" and fl.text.startswith("用了之后") and any(re.match(r"[免可不无防]", f) or "机洗" in f for f in fl.facts):
                 continue  # "用了之后，可以免拆杯可机洗": a feature, not what using it does

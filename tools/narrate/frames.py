@@ -833,6 +833,14 @@ def _names_a_result(point: str) -> bool:
     # "打造毛戈平高光粉膏" makes the product, "打造PA三个加号" a rating
 
 
+#: What "品质经得起考验" may follow (它{…}，品质经得起考验): how it lasts or holds, not how it feels
+#: ("它清爽", "它显白" said with 品质 read as non sequiturs to raters, seeds 199–227); how it feels
+#: takes "…，真的很不错" (slot class "apf").
+_LASTING_ZH = re.compile(r"耐|稳|牢|结实|坚固|抗摔|防摔|防水|防尘|不变形|不易|静音|不噪|持久|密封|回弹|扎实|厚实|精细|做工|质量|品质|安全|精准")
+#: Effect verbs that take an object: alone in a verb slot they dangle ("用了之后，可以舒缓", "它还能清洁").
+_BARE_TRANSITIVE_ZH = frozenset("舒缓 清洁 修护 修复 保护 改善 提升 减少 缓解 预防 抵御 去除 淡化 呵护 调节 促进 增强 防止 抑制 对抗 帮助 解决".split())
+
+
 #: What copy says 打造 makes: a look, a skin, a style, an experience, a space ("打造自然妆感",
 #: "打造奶油肌", "打造温和净澈洁齿体验"); not "打造机械轴体", "打造泪沟型眼袋", "打造人体曲线".
 _RESULT_HEAD_ZH = re.compile(r"(妆|妆容|妆感|妆效|肌|肤|肤色|气色|造型|发型|卷度|体验|氛围|氛围感|光泽|质感|美感|身材|毛孔|眼妆|唇妆|"
@@ -890,6 +898,9 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (s.cls != "item" or f.sure or count_words(f.point, language) >= 3)
                  and (s.cls != "ap1" or _one_word(f.point, language))
                  and (s.cls != "apq" or not re.match(r"[无不没零免]", f.point))  # "它无尺码，品质经得起考验" is a non sequitur
+                 and (s.cls != "apq" or bool(_LASTING_ZH.search(f.point)))  # "它清爽，品质经得起考验": 品质 is how it lasts
+                 and (s.cls != "apf" or not (_LASTING_ZH.search(f.point) or re.match(r"[无不没零免]", f.point)))  # how it feels
+                 and (s.cls != "vp" or f.point not in _BARE_TRANSITIVE_ZH)  # "另外，它还能舒缓。":舒缓 what?
                  and (s.cls != "ing" or (head_kind(f.point) == "ingredient" and not _LIST_ZH.search(f.point)
                                          and not (_NOT_INGREDIENT_ZH.search(f.point) or "的" in f.point)))
                  and (s.cls != "mat" or (head_kind(f.point) in ("ingredient", "material", "tech") and not _LIST_ZH.search(f.point)))
@@ -901,7 +912,7 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (s.cls != "crt" or (head_kind(f.point) == "cert" and not re.search(r"(检测|测试|质检|鉴定)$", f.point)))
                  and (s.cls != "crtx" or head_kind(f.point) == "cert")  # "CQC，用着更安心" names no certificate
                  and (s.cls != "pass" or re.search(r"(认证|检测|测试|质检|鉴定|评级|考验|[A-Z]级)$", f.point))
-                 and (s.cls != "tech" or head_kind(f.point) == "tech")
+                 and (s.cls != "tech" or (head_kind(f.point) == "tech" and not re.search(r"(结构|系统|设计|芯片|电路|模式)$", f.point)))
                  and (s.cls != "matq" or head_kind(f.point) in ("material", "tech"))
                  and (frame.template or language != "zh" or _corpus_slot_takes(s, f))
                  and (s.cls != "design" or (bool(_DESIGN_ZH.search(f.point)) and not re.search(r"[不无没]", f.point)))

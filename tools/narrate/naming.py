@@ -51,9 +51,23 @@ _PERSON_NAME_POS = frozenset({"nr", "nrt", "nrfg", "nz"})
 _AUDIENCE_WORDS = frozenset("女 男 女士 男士 女款 男款 女生 男生 男女 女式 男式 儿童 成人 宝宝 婴儿 学生 孕妇 中老年".split())
 
 
+def _title_words(name: str) -> list[str]:
+    """jieba words of a cleaned zh title, cut chunk by chunk at its spaces: a space ends the name's
+    phrase ("海蒂诗柜门反弹器 免拉手…" is not "…反弹器免"), so after a chunk longer than a bare
+    brand ("美禾 假发…", "大将作M 儿童桌椅…" go on) a "，" marks the end."""
+    out: list[str] = []
+    chunks = clean_name(name).split()
+    for i, chunk in enumerate(chunks):
+        out += [t for t in tokens(chunk, "zh") if t.strip()]
+        if i + 1 < len(chunks) and len(re.sub(r"\s+", "", "".join(chunks[:i + 1]))) > 4:
+            out.append("，")
+    return out
+
+
 def _name_tokens(name: str) -> list[str]:
-    """jieba words of the cleaned name, with hyphenated model codes kept whole ("SK-II", not "SK")."""
-    toks = [t for t in tokens(clean_name(name), "zh") if t.strip()]
+    """jieba words of the cleaned name (:func:`_title_words`), with hyphenated model codes kept
+    whole ("SK-II", not "SK")."""
+    toks = _title_words(name)
     out: list[str] = []
     i = 0
     while i < len(toks):
@@ -127,7 +141,10 @@ def _category_name(name: str, max_chars: int, compose: bool = False) -> str | No
     the name ("植村秀琥珀臻萃洁颜油", not "…臻萃洁")."""
     from tools.narrate.text import zh_pos
 
-    toks = [t for t in tokens(clean_name(name), "zh") if t.strip() and not is_punct(t)]
+    toks = _title_words(name)
+    if "，" in toks:
+        toks = toks[:toks.index("，")]  # the title's first phrase (a space ends it)
+    toks = [t for t in toks if not is_punct(t)]
     while toks and toks[0] in _PLACES_ZH and len(toks) > 2:
         toks = toks[1:]
     for k, t in enumerate(toks):

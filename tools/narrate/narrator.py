@@ -50,6 +50,7 @@ from tools.narrate.adapt import (
     ANSWER_ZH,
     MAX_GENERIC,
     MAX_NAME_MENTIONS,
+    W_OVERLAP_ITEM,
     Sentence,
     StoryState,
     Target,
@@ -444,7 +445,7 @@ class EmbeddedNarrator:
             prov = "+".join(_prov(p) for p in used)
         elif (rep := _repeat_fill([x for x in mains + extras + again + gen if check_sentence(x, target)
                                    and not ANSWER_ZH.search(x.text)],
-                                  b.word_min, b.word_max, lang)) is not None:
+                                  b.word_min, b.word_max, lang, state.words)) is not None:
             # a shot longer than everything there is to say: whole sentences said again, never padding
             text, used = rep
             prov = "+".join(_prov(p) for p in used)
@@ -522,12 +523,14 @@ class EmbeddedNarrator:
         return [s for s in out if fact in s.text]
 
 
-def _repeat_fill(pool: Sequence[Sentence], lo: int, hi: int, language: Language) -> tuple[str, list[Sentence]] | None:
+def _repeat_fill(pool: Sequence[Sentence], lo: int, hi: int, language: Language,
+                 said: frozenset[str] | set[str] = frozenset()) -> tuple[str, list[Sentence]] | None:
     """A line for a shot longer than everything there is to say: each distinct sentence of the
-    pool once (best first) while there is room, then the rest of the range by an unbounded subset
-    sum over the pool's lengths (sentences said again, as few as possible); None when no sum lands
-    in the range. Never padding."""
-    pool = sorted({p.text: p for p in pool if p.length > 0}.values(), key=lambda q: -(q.lm_lp / max(q.lm_n, 1) + q.score))
+    pool once (best first, those whose words the story has ``said`` last) while there is room, then
+    the rest of the range by an unbounded subset sum over the pool's lengths (sentences said again,
+    as few as possible); None when no sum lands in the range. Never padding."""
+    pool = sorted({p.text: p for p in pool if p.length > 0}.values(),
+                  key=lambda q: -(q.lm_lp / max(q.lm_n, 1) + q.score) + W_OVERLAP_ITEM * len(q.words & said) / max(len(q.words), 1))
     if not pool:
         return None
     shortest = min(p.length for p in pool)

@@ -59,7 +59,7 @@ TEMPLATES: dict[str, dict[str, list[str]]] = {
         "产品功效": ["它能{fact:benefit:vp}。", "{name}，{fact:benefit:vp}，{fact:benefit:vp}。", "{fact:benefit:vp}，{fact:benefit:vp}，效果看得见。", "它能{fact:benefit:vp}，还能{fact:benefit:vp}，{fact:benefit:vp}。",
                  "{fact:benefit:vp}、{fact:benefit:vp}，一次搞定。", "{name}帮你{fact:benefit:vp}。", "它可以{fact:benefit:vp}，效果看得见。", "不仅能{fact:benefit:vp}，还能{fact:benefit:vp}。",
                  "用了它，感觉很{fact:benefit:ap1}。", "效果很明显。"],
-        "质量/特性介绍": ["它{fact:benefit:apq}，品质经得起考验。", "它拥有{fact:cert:crt}，品质有保障。", "{fact:material:matq}，品质经得起考验。", "品质经得起考验。"],
+        "质量/特性介绍": ["它{fact:benefit:apq}，品质经得起考验。", "它{fact:benefit:apf}，真的很不错。", "它拥有{fact:cert:crt}，品质有保障。", "{fact:material:matq}，品质经得起考验。", "品质经得起考验。"],
         "鉴定展示": ["它通过了{fact:cert:pass}。", "{fact:cert:crtx}，品质看得见。", "品质看得见，用着更放心。"],
         "安全认证": ["它通过了{fact:cert:pass}。", "{fact:cert:crtx}，用着更安心。", "用着安心，大家放心使用。"],
         "生产过程": ["它采用{fact:material:tech}，每一步都很讲究。", "{fact:material:vp}，每一道工序都很用心。", "每一道工序都很用心。"],
