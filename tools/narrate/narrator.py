@@ -419,7 +419,7 @@ class EmbeddedNarrator:
             # (a long story that has said them all) said again, come before a run of stock praise
             # ("一定要试试。推荐给大家。性价比很高。…" is no line to post); each stage takes generic sentences
             # not said yet, then generic ones said again; before the last lifts the cap on stock sentences,
-            # facts are said in the long-shot frames too ("…，也是一大亮点。", LONG_SHOT_FACT_SENTENCES)
+            # facts are said in the long-shot frames too ("…，是它的一大亮点。", LONG_SHOT_FACT_SENTENCES)
             wide: list[Sentence] = []
             wide_key: tuple[bool, bool] | None = None
             for said_again, cap, long_shot in ((False, MAX_GENERIC, False), (True, MAX_GENERIC, False),
@@ -487,7 +487,7 @@ class EmbeddedNarrator:
                     continue
                 if frame.uid.startswith("factL:") and (len(re.findall(r"[\u4e00-\u9fff]", f.point)) < 2
                                                        or head_kind(f.point) == "audience"):
-                    continue  # "521，也是一大亮点", "大码男士，也是一大亮点": a number or an audience is no highlight
+                    continue  # "521，是它的一大亮点", "大码男士，是它的一大亮点": a number or an audience is no highlight
                 if frame.uid.startswith(("fact:", "factL:")) and (head_kind(f.point) == "product" or re.search(r"[和与及等]|产品$", f.point) or (
                         w.text.startswith(names) and (f.cls not in ("vp", "ap") or len(words_zh(f.point)) < 2
                                                       or not target.demo))):

@@ -118,8 +118,9 @@ FACT_SENTENCES: dict[str, dict[str, list[str]]] = {
 #: More sentences for one fact, said only where a long shot would otherwise be filled with stock
 #: praise ("值得拥有。一定要试试。性价比很高。…"): each says a fact in words no other one uses, so
 #: several of them may share a line (one word per line is the rule, :func:`~tools.narrate.adapt._clash`).
+#: No "also" (也是一大亮点): such a sentence may open a line (seed 233: "gum health…，也是一大亮点。" first).
 LONG_SHOT_FACT_SENTENCES: dict[str, dict[str, list[str]]] = {
-    "zh": {"ap": ["值得一提的是，它{F}。"], "*": ["{F}，也是一大亮点。"]},
+    "zh": {"ap": ["值得一提的是，它{F}。"], "*": ["{F}，是它的一大亮点。"]},
     "en": {"*": []},
 }
 
