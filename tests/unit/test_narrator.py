@@ -1036,3 +1036,21 @@ def test_a_space_in_a_title_ends_the_spoken_name_and_a_name_is_not_doubled():
     beats = [NarrationBeat(label=lab, word_min=18, word_max=40) for lab in ("产品推荐", "外观设计", "产品功效", "引导购买")]
     for ln in narrate_storyline(NarrateInput(product=prod, beats=beats)).lines:
         assert "粉霜霜" not in ln.text, ln.text
+
+
+def test_one_shopping_event_a_line_and_no_kind_of_many_for_one_ingredient():
+    """Seeds 251/257: "趁着618，赶紧下单吧！双十一活动已经开始…" (two events in one call to buy),
+    "里面的…成分，能够舒缓我们的肌肤，还有各种橄榄叶。" (各种 before one ingredient)."""
+    from tools.narrate.adapt import _other_events
+    from tools.narrate.frames import _generic_grounder, fill_frame, frames_from_line, name_words, typed_facts
+
+    assert _other_events("趁着618，赶紧下单吧！", "双十一活动已经开始，心动的快来抢购吧。")
+    assert not _other_events("趁着双11，赶紧下单吧！", "双十一活动已经开始。") and not _other_events("趁着618，赶紧下单吧！", "点击下方链接！")
+    name = "修丽可色修精华 舒缓修护补水保湿修红面部提亮"
+    g = _generic_grounder("zh")
+    frames = frames_from_line("u", name, [("成分", "玻尿酸"), ("成分", "烟酰胺")], "质地/成分/材质",
+                              "里面的玻尿酸成分，能够舒缓我们的肌肤，还有各种烟酰胺。", None, "zh", g, name_words(name, "zh", g))
+    facts = typed_facts([("成分", "积雪草提取物", 1.0), ("成分", "透明质酸钠", 1.0)], "zh")
+    assert frames  # the frame is read; before this rule it said "…，还有各种透明质酸钠。"
+    texts = [f.text for fr in frames for f in fill_frame(fr, facts, set(), ["它"], "zh")]
+    assert not any("各种" in t for t in texts), texts

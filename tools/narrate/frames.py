@@ -937,6 +937,8 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
         for i, p in enumerate(frame.parts):
             if isinstance(p, Slot) and p.kind == "fact" and i and isinstance(frame.parts[i - 1], str):
                 prev = [t for t in tokens(frame.parts[i - 1], "zh") if t.strip()]
+                if prev and prev[-1] in ("各种", "各类", "多种"):
+                    return []  # "还有各种{橄榄叶}": one ingredient is no kind of many
                 if prev and (prev[-1][-1] in "不没无别" or prev[-1] in ("不会", "不用", "没有")):
                     return []  # "遮瑕不{脱妆}": another phrase after the negation says the opposite ("遮瑕不非常好用")
                 if prev and not is_punct(prev[-1]) and zh_pos(prev[-1])[:1] == "n" and prev[-1] not in _TAKES_NP_ZH:
