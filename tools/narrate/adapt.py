@@ -213,11 +213,11 @@ _SERVICE_ZH = re.compile(r"服务|改造|上门|安装费|维修|课程|培训|�
 #: Facts no picture shows (a service, a smell, software, a change of packaging): never after "你看".
 _UNSEEN_ZH = re.compile(r"服务|换新|保修|包邮|退换|系统|软件|消臭|除臭|抑菌|除菌|杀菌|灭菌|变更|升级|降噪|静音|异味|气味|香味")
 #: What a picture shows, by the noun a phrase ends on: a colour, a design, a pattern, a part one
-#: can see ("你看，浪漫樱花粉", "你看，镂空设计", "你看，金属logo"). Blind raters rejected "你看，" before
-#: anything else ("你看，黑色素输送通路", "你看，130斤以内", "你看，弹力大无束缚", "你看，控制用量").
+#: can see ("你看，浪漫樱花粉", "你看，镂空设计", "你看，金属logo"). Blind raters rejected lines with "你看，"
+#: twice as often as the rest (38 % against 19 %, seeds 173–227: "你看，130斤以内", "你看，控制用量").
 _SHOWN_ZH = re.compile(r"([红橙黄绿青蓝紫粉棕灰黑白金银]|色|色系|设计|款|图案|造型|外观|花纹|纹路|logo|LOGO|印花|蝴蝶结|花边|围边|"
                        r"配色|线条|外壳|包装|管身|瓶身|机身|礼盒|面料|形状|剪裁|裁剪|领口|杯型|肩带|卡扣|握把|刷头|刷毛|"
-                       r"轮|灯|罩|扣|口|系列|款式|版型|外形|颜值|质地|光泽|微光|车架|跑台|包|盒|小花边|亮片|压褶)$")
+                       r"轮|灯|罩|扣|口|系列|款式|版型|外形|颜值|质地|光泽|微光|车架|跑台|包|盒|亮片|压褶)$")
 
 
 def _shown(point: str, cls: str = "") -> bool:

@@ -841,7 +841,7 @@ _LASTING_ZH = re.compile(r"耐|稳|牢|结实|坚固|抗摔|防摔|防水|防尘
 _BARE_TRANSITIVE_ZH = frozenset("舒缓 清洁 修护 修复 保护 改善 提升 减少 缓解 预防 抵御 去除 淡化 呵护 调节 促进 增强 防止 抑制 对抗 帮助 解决".split())
 
 
-#: What copy says 打造 makes: a look, a skin, a style, an experience, a space ("打造自然妆感",
+#: What copy says 打造 makes: a look, a skin, a style, an experience, a space ("打造精致妆容",
 #: "打造奶油肌", "打造温和净澈洁齿体验"); not "打造机械轴体", "打造泪沟型眼袋", "打造人体曲线".
 _RESULT_HEAD_ZH = re.compile(r"(妆|妆容|妆感|妆效|肌|肤|肤色|气色|造型|发型|卷度|体验|氛围|氛围感|光泽|质感|美感|身材|毛孔|眼妆|唇妆|"
                              r"空间|风格|穿搭|生活|家|睡眠|笑容|美甲|眉形)$")
