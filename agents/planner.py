@@ -74,9 +74,15 @@ def wait_extras(job_id: str | None = None, timeout: float | None = None) -> bool
     return not any(t.is_alive() for t in threads)
 
 
+#: Seconds a connection waits for another process's lock on the checkpoint file. Batch workers
+#: (processes, or Ray tasks) share one file; sqlite's default of 5 s let a worker fail with
+#: "database is locked" on a loaded 2-core box (the Ray catalogue test, once in three full runs).
+CHECKPOINT_LOCK_WAIT_S = 120.0
+
+
 def open_checkpointer(ws: Workspace) -> SqliteSaver:
     """The SQLite checkpointer in the workspace (one file, shared by all jobs; thread = job id)."""
-    conn = sqlite3.connect(str(ws.inside("checkpoints.sqlite")), check_same_thread=False)
+    conn = sqlite3.connect(str(ws.inside("checkpoints.sqlite")), check_same_thread=False, timeout=CHECKPOINT_LOCK_WAIT_S)
     return SqliteSaver(conn)
 
 
