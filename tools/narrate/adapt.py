@@ -31,7 +31,7 @@ from functools import lru_cache
 from itertools import islice
 
 from tools.core.models import Language, ProductInfo, count_words
-from tools.narrate.frames import FILL_SIM, Fact, Filled, Frame, fill_frame, typed_facts
+from tools.narrate.frames import EVENTS_ZH, FILL_SIM, Fact, Filled, Frame, fill_frame, typed_facts
 from tools.narrate.grounding import Grounder
 from tools.narrate.guard import grammar_errors, slot_errors
 from tools.narrate.lm import CharLM
@@ -534,8 +534,8 @@ def _clash(a: Sentence, b: Sentence) -> bool:
             or _other_events(a.text, b.text))  # "趁着618，赶紧下单吧！双十一活动已经开始…"
 
 
-#: Shopping events a call to buy names: one line names one of them.
-_EVENT_ZH = re.compile(r"618|双11|双十一|双12|双十二|年货节|女神节|七夕|中秋|国庆|黑五|年终大促")
+#: Shopping events (:data:`~tools.narrate.frames.EVENTS_ZH`): one line names one of them.
+_EVENT_ZH = re.compile(EVENTS_ZH)
 
 
 def _other_events(a: str, b: str) -> bool:

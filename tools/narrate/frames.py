@@ -163,6 +163,10 @@ _ATTR_NOUN_ZH = re.compile(r"(需求|[乳霜液膏露]|力|效果|指数|能力|
 _VERB_CHARS_ZH = frozenset("防 抗 去 祛 控 减 提 补 锁 护 养 美 亮 淡 紧 修 保 润 清 洁 除 灭 阻 增 促 改 舒 缓 收 遮 定 持 消 令 耐 免 晒 透 贴".split())
 
 
+#: Shopping events zh copy names ("趁着618…", "双11立减30元"): a deal may open with one, a line names one.
+EVENTS_ZH = r"618|双11|双十一|双12|双十二|年货节|女神节|七夕|中秋|国庆|黑五|年终大促"
+
+
 @lru_cache(maxsize=16384)
 def fact_class(point: str, language: Language, group: str = "") -> str:
     """Phrase class of a fact: 'np', 'vp', 'ap' (zh also 'num'); en: 'np_s', 'np_p', 'np_m',
@@ -176,7 +180,7 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
                 or head_kind(point) == "product":
             return "x"  # "买就送", "舒达梦享88经典床垫": says that something is given, or names a product, not the deal
         if _ZH_OFFER_VERB_RE.search(point) and not re.match(
-                r"(双11|双十一|双12|双十二|618|年货节)?"  # the event a deal is for opens it: "双11立减30元" (not "前五名…")
+                rf"({EVENTS_ZH})?"  # the event a deal is for opens it: "双11立减30元" (not "前五名…")
                 r"(买|满|送|赠|领|享|立减|减|下单|加赠|加送|再送|还送|获得|得到|免|返|到手|直降|第二|拍|叠加|立享|低至|全场|限时|抢|包邮|[\d一二三四五六七八九十两])", point):
             return "x"  # "前五名下单立减50%": "现在购买还能前五名…" needs the deal's own verb first
         if re.match(r"(获得|得到|加赠|赠送|再送|还送|送|领取|领)", point):
