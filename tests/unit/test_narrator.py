@@ -301,7 +301,7 @@ def test_spoken_names_drop_shop_decorations_and_dangling_characters():
 
     p = ProductInfo(name="【官方正品】IPSA茵芙莎第9代SE自律舒缓水乳流金套装保湿舒敏", language="zh")
     assert clean_name(p.name).startswith("IPSA")
-    assert short_name(p, "zh") == "IPSA茵芙莎"  # not "IPSA茵芙莎第"
+    assert short_name(p, "zh") == "IPSA茵芙莎水乳"  # not "IPSA茵芙莎第" (nor the bare brand: what it is is said)
     assert long_name(p, "zh").startswith("IPSA茵芙莎") and "【" not in long_name(p, "zh")
     q = ProductInfo(name="官方正品 YSL圣罗兰口红香水礼盒", language="zh")
     assert short_name(q, "zh").startswith("YSL")
@@ -642,17 +642,32 @@ def test_a_garment_is_worn_not_used():
 
 
 @pytest.mark.parametrize("title, short", [
-    ("【官方正品】SK-II光蕴臻采小灯泡美白淡斑精华面部精华液sklls", "SK-II"),  # was "SK"
+    ("【官方正品】SK-II光蕴臻采小灯泡美白淡斑精华面部精华液sklls", "SK-II精华"),  # was "SK", then the bare brand
     ("ROMOSS罗马仕10000毫安大容量充电宝22.5W快充超薄小巧便", "ROMOSS"),  # was "ROMOSS罗马" (half of 罗马仕)
-    ("Colorkey珂拉琪空气唇釉女唇彩丝绒雾面口红女官方旗舰店大牌正品", "Colorkey"),  # was "Colorkey珂"
+    ("Colorkey珂拉琪空气唇釉女唇彩丝绒雾面口红女官方旗舰店大牌正品", "Colorkey唇釉"),  # was "Colorkey珂"
     ("慕思官方十大名牌儿童天然椰棕床垫席梦思慕斯榻榻米棕榈乳胶硬垫", "慕思儿童天然椰棕床垫"),  # was "慕思官方十大名牌"
     ("三橡树品牌正品染发剂植物天然无刺激孕妇自己在纯家染头发膏遮白", "三橡树染发剂"),
-    ("zuru2023新款x特攻1秒速充增压儿童水枪玩具喷呲滋泚水枪男孩户", "zuru"),  # was "zuru2023"
+    ("zuru2023新款x特攻1秒速充增压儿童水枪玩具喷呲滋泚水枪男孩户", "zuru水枪"),  # was "zuru2023"
     ("【曼秀雷敦】润唇膏植物精油蔷薇果护唇膏小蜜油保湿", "曼秀雷敦润唇膏"),  # a bracket holding the brand is the name
     ("【官方正品】IPSA茵芙莎三色遮瑕膏提亮遮黑眼圈痘痘泪痕痘印泛红", "IPSA茵芙莎三色遮瑕膏"),  # its category within 12 characters
     # leading words cut inside a series say no product: to the category noun when it comes within 12 characters
     ("虎牌现代轻奢实木床头柜保险柜一体家用防盗隐藏式家庭小型指纹密码箱", "虎牌现代轻奢实木床头柜"),  # was "虎牌现代轻奢实木"
     ("欧莱雅第二代紫熨斗眼霜玻色因补水保湿抗皱紧致淡化细纹咖啡因", "欧莱雅第二代紫熨斗眼霜"),  # was "欧莱雅第二代紫"
+    # blind raters (seeds 251–269) rejected names that stop inside the product or say a brand alone:
+    # the name runs to the category noun, a category the title goes on from is not it, and a name
+    # with none is said with the title's first kind noun
+    ("【顺丰速达】修丽可维生素CE精华 修护抗老化淡纹早C维C抗氧化", "修丽可维生素CE精华"),  # was "修丽可维生素"
+    ("Fresh馥蕾诗玫瑰润泽舒缓保湿面膜 涂抹花瓣面膜", "Fresh馥蕾诗面膜"),  # was "Fresh馥蕾诗" (long: "…玫瑰")
+    ("错位型上下床交错式高低床多功能衣柜简约小户型儿童床子母双层床", "错位型上下床"),  # was "错位型上下床交错"
+    ("【立即预订】碧欧泉男士护肤套装水动力保湿水乳洗面奶三件套", "碧欧泉男士护肤套装"),  # was "碧欧泉男士护肤" (long: "…套装水")
+    ("九牧洗衣机龙头自动止水阀一分二家用拖把池单冷加长快开4/6分", "九牧洗衣机龙头"),  # a tap, not a washing machine
+    ("全棉时代婴儿湿巾纯棉新生儿宝宝手口湿巾家庭装湿纸巾80抽*8包", "全棉时代婴儿湿巾"),  # was "全棉时代"
+    ("OLAY玉兰油淡斑小白瓶面部精华液烟酰胺美白提亮改善暗沉祛斑痘印", "OLAY玉兰油精华液"),  # 玉兰油 is OLAY's name, not a kind
+    ("欧舒丹沐浴油甜扁桃紧致沐浴露男女士温和清洁保湿补水滋润留香", "欧舒丹沐浴油"),  # was "欧舒丹沐浴油甜"
+    ("婷美bb霜遮瑕不脱妆防水防汗持久保湿女品牌旗舰店官方正品粉底液", "婷美bb霜"),  # was "婷美bb霜遮瑕"
+    ("补墙膏墙面修补白色墙体缝隙填塞填缝剂乳胶防水腻子墙身修复家用", "补墙膏"),  # was "补墙膏墙面修补"
+    ("KUB可优比磁力片磁铁2岁儿童女宝男孩拼接磁力贴拼图益智积木玩具", "KUB可优比磁力片"),  # was "KUB可优比磁力"
+    ("【全新】HFP果酸洁面液 深层清洁毛孔控油卸妆氨基酸洗面奶男女", "HFP果酸洁面液"),
 ])
 def test_spoken_names_are_never_half_a_word(title, short):
     assert short_name(ProductInfo(name=title, language="zh"), "zh") == short
@@ -661,7 +676,7 @@ def test_spoken_names_are_never_half_a_word(title, short):
 def test_a_whole_word_after_a_latin_brand_stays_in_the_name():
     from tools.narrate.naming import long_name
 
-    assert long_name(ProductInfo(name="babycare扭扭车儿童男女宝宝溜溜摇摇玩具1-3岁静音万向轮防侧", language="zh"), "zh") == "babycare扭扭"
+    assert long_name(ProductInfo(name="babycare扭扭车儿童男女宝宝溜溜摇摇玩具1-3岁静音万向轮防侧", language="zh"), "zh") == "babycare扭扭车"
 
 
 def test_a_service_is_not_praised_as_a_thing_used_every_day():
@@ -805,7 +820,8 @@ def _dev_story_lines(esync_dev, step: int):
     ("小米米家床头灯2 智能夜灯台灯卧室宿舍学习睡眠酷毙灯高级氛围感", ""),  # not the 床 of 床头灯
     ("九牧洗衣机龙头自动止水阀一分二家用拖把池单冷加长快开4/6分", ""),  # a tap for a washing machine
     ("错位型上下床交错式高低床多功能衣柜简约小户型儿童床子母双层床", "上下床"),  # not the 衣柜 the title lists
-    ("OLAY玉兰油淡斑小白瓶面部精华液烟酰胺美白提亮改善暗沉祛斑痘印", ""),  # the name says no kind
+    ("OLAY玉兰油淡斑小白瓶面部精华液烟酰胺美白提亮改善暗沉祛斑痘印", "精华液"),  # its name says it with the title's kind
+    ("Nursery娜斯丽柚子卸妆乳温和深层清洁不刺激敏感肌油啫喱液女", "卸妆乳"),
     ("迪卡侬儿童防晒衣男女防晒服透气凉感防紫外线速干皮肤衣外套KIDD", ""),
     ("晨光手冲挂耳咖啡", "挂耳咖啡"),
 ])
@@ -847,10 +863,10 @@ def test_a_defect_is_a_problem_not_a_claim():
 
 
 @pytest.mark.parametrize("title, long, short", [
-    ("McDavid迈克达威护膝篮球装备长款蜂窝防撞运动男女儿童护腿6446", "McDavid", "McDavid"),  # not half of 迈克达威
-    ("【抢先预订】科颜氏祛痘控油水乳套装高保湿霜金盏花爽肤水护肤", "科颜氏祛痘控油水乳", "科颜氏"),  # not "科颜氏祛痘控"
+    ("McDavid迈克达威护膝篮球装备长款蜂窝防撞运动男女儿童护腿6446", "McDavid护膝", "McDavid护膝"),  # not half of 迈克达威
+    ("【抢先预订】科颜氏祛痘控油水乳套装高保湿霜金盏花爽肤水护肤", "科颜氏祛痘控油水乳", "科颜氏祛痘控油水乳"),  # not "科颜氏祛痘控"
     ("九牧抽拉式水龙头冷热卫生间防溅洗漱台洗脸洗手旋转漱口面盆龙头", "九牧抽拉式水龙头", "九牧抽拉式水龙头"),
-    ("笑容加usmile电动牙刷男女成人自动情侣款罗马柱礼盒装Y10/Y1PRO", "笑容加usmile", "笑容加"),  # 加 is the brand's
+    ("笑容加usmile电动牙刷男女成人自动情侣款罗马柱礼盒装Y10/Y1PRO", "笑容加usmile", "笑容加电动牙刷"),  # 加 is the brand's
 ])
 def test_spoken_names_end_on_a_whole_word(title, long, short):
     from tools.narrate.naming import long_name
@@ -1054,3 +1070,78 @@ def test_one_shopping_event_a_line_and_no_kind_of_many_for_one_ingredient():
     assert frames  # the frame is read; before this rule it said "…，还有各种透明质酸钠。"
     texts = [f.text for fr in frames for f in fill_frame(fr, facts, set(), ["它"], "zh")]
     assert not any("各种" in t for t in texts), texts
+
+
+def test_every_template_sentence_passes_the_grounding_test_with_a_fact_of_the_product():
+    """Three fact sentences were never said: jieba reads "…，这一点真的很加分。" as 很加分, "…，一眼就能
+    看出来。" as 一眼 and "值得一提的是，…" as one word, none of them in the generic vocabulary, so the
+    grounding test rejected every sentence made from them (a long shot then fell to stock praise:
+    dev bunk bed, "很好用。真香！值得一试。一定要试试。推荐给大家。…"). Every template, filled with a
+    fact the product has, must pass it."""
+    from tools.narrate.grounding import Grounder
+    from tools.narrate.templates import (FACT_SENTENCES, GENERIC_SENTENCES, KIND_DEMO_SENTENCES_ZH, LONG_SHOT_FACT_SENTENCES,
+                                         TEMPLATES)
+
+    prod = ProductInfo(name="晨曦玻尿酸补水精华液", language="zh",
+                       aspects=[AspectPoints(aspect="外观", points=["磨砂玻璃瓶"]), AspectPoints(aspect="活动优惠", points=["618"])])
+    g = Grounder(prod, "zh")
+    texts = [t for table in (TEMPLATES, FACT_SENTENCES, LONG_SHOT_FACT_SENTENCES) for ts in table["zh"].values() for t in ts]
+    bad = {}
+    for t in texts + GENERIC_SENTENCES["zh"]:
+        s = re.sub(r"\{name\}", "晨曦精华液", t)
+        s = re.sub(r"\{fact:offer:[^}]*\}", "618", s)
+        s = re.sub(r"\{[^}]*\}", "磨砂玻璃瓶", s)
+        if g.ungrounded(s):
+            bad[t] = g.ungrounded(s)
+    assert not bad, bad
+    assert any("这一点真的很加分" in t for t in texts)  # the sentences checked are the ones said
+    # the kind demonstration sentences pass as a whole only for their kind: their words are no fact
+    assert any(g.ungrounded(t) for ts in KIND_DEMO_SENTENCES_ZH.values() for t in ts)
+
+
+def test_a_highlight_is_a_thing_and_a_feeling_is_felt():
+    """Dev lines after the fact sentences came back: "柔软，这一点真的很加分。", "99.93%松，…",
+    "轻薄水润，这一点真的很加分。" (jieba tags 水润 a noun; copy says "很水润"); "用了它，感觉很耐用。"
+    (lasting is no feeling); seed 269: "爱了爱了，是它的一大亮点。". Corpus sentences that lean on their
+    own ad ("感觉真的就不一样了呢，真好看。", "一点一点的给你补回来。") are not said."""
+    from tools.narrate.corpus import default_corpus
+    from tools.narrate.frames import typed_facts
+    from tools.narrate.narrator import EmbeddedNarrator, corpus_usage
+    from tools.narrate.frames import usage_of
+
+    counts = corpus_usage(default_corpus("zh"))
+    facts = {f.point: f for f in typed_facts([("质地", "轻薄水润", 1.0), ("外观", "网眼设计", 1.0)], "zh",
+                                             usage=lambda w: usage_of(w, counts, []))}
+    assert facts["轻薄水润"].cls == "ap" and facts["网眼设计"].cls.startswith("np")
+    asp = [("外观", ["柔软", "99.93%松", "网眼设计", "原木色"]), ("功效", ["爱了爱了", "耐用", "清爽"]),
+           ("质地", ["轻薄水润"]), ("成分/材质", ["E0板材", "实木爬梯"])]
+    prod = ProductInfo(name="晨曦儿童上下床", language="zh", aspects=[AspectPoints(aspect=a, points=p) for a, p in asp])
+    beats = [NarrationBeat(label=lab, word_min=24, word_max=32)
+             for lab in ("产品推荐", "外观设计", "外观设计", "外观设计", "产品功效", "产品功效", "外观设计", "外观设计")]
+    nar = EmbeddedNarrator(default_corpus("zh"))
+    lines = [ln.text for ln in nar.narrate(prod, beats, "zh").lines]
+    text = "".join(lines)
+    for bad in ("柔软，这一点", "99.93%松，", "轻薄水润，这一点", "感觉很耐用", "爱了爱了，", "不一样了", "补回来"):
+        assert bad not in text, (bad, lines)
+    assert re.search(r"(网眼设计|原木色|实木爬梯)，(这一点真的很加分|是它的一大亮点|一眼就能看出来)", text), lines
+
+
+def test_a_demonstration_shot_shows_how_its_kind_is_used():
+    """Human 产品试用 lines of dev say 使用/涂抹/均匀/轻轻 most; the narrator said "我们来试用一下。" and
+    moved on. A face cream's demonstration may say how a cream is used ("取适量，轻轻涂抹均匀。"); a
+    keyboard never says it, and a cream's effects shot does not either."""
+    from tools.narrate.templates import KIND_DEMO_SENTENCES_ZH
+
+    def lines(name, labels):
+        prod = ProductInfo(name=name, language="zh", aspects=[
+            AspectPoints(aspect="功效", points=["修护屏障", "保湿锁水"]), AspectPoints(aspect="质地", points=["清爽不黏腻"])])
+        beats = [NarrationBeat(label=lab, word_min=16, word_max=24) for lab in labels]
+        return [ln.text for ln in narrate_storyline(NarrateInput(product=prod, beats=beats)).lines]
+
+    cream = lines("晨曦山茶花修护面霜", ["产品推荐", "产品试用", "产品试用", "产品功效", "产品功效"])
+    demo = set(KIND_DEMO_SENTENCES_ZH["面霜"])
+    assert any(s in ln for s in demo for ln in cream[1:3]), cream
+    assert not any(s in ln for s in demo for ln in cream[3:]), cream
+    all_demo = {s for ss in KIND_DEMO_SENTENCES_ZH.values() for s in ss}
+    keyboard = lines("晨曦机械键盘", ["产品推荐", "产品试用", "产品试用"])
+    assert not any(s in ln for s in all_demo for ln in keyboard), keyboard

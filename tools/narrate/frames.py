@@ -242,6 +242,16 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     return "x"  # e.g. noun + verb ("王者配置"): no slot is sure to take it
 
 
+def _adjective_like(word: str, usage) -> bool:
+    """Whether a zh word says how something is: jieba tags it an adjective, or ad copy uses it mostly
+    after 很/非常 (水润, which jieba tags a noun)."""
+    if zh_pos(word)[:1] == "a" and zh_pos(word) != "an":
+        return True
+    u = usage(word)
+    n = sum(u.values())
+    return n >= 2 and u.get("ap", 0) >= 0.5 * n
+
+
 def usage_free_noun(word: str) -> bool:
     """Whether a zh noun after 不 is a plain noun (皂化物), not one of the adjective-like nouns copy
     negates (不油腻, 不粘手, 不刺激 are said; jieba tags some of them n)."""
@@ -418,6 +428,11 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
                 cls = "x"  # "改善肌肤没有明显改变" reports, it does not promise
             elif (len(toks) == 2 and _ATTR_NOUN_ZH.search(p) and zh_pos(toks[-1])[:1] == "n") or p.endswith("需求"):
                 cls = "np"  # 补水力, 持妆效果, 吸收速度: a noun phrase ("它能补水力" is not Chinese)
+        if language == "zh" and usage is not None and cls.startswith("np") and g not in ("offer", "pain"):
+            toks = words_zh(p)
+            if 2 <= len(toks) <= 3 and all(_adjective_like(t, usage) for t in toks):
+                cls = "ap"  # "轻薄水润" (jieba: 轻薄/a 水润/n, copy says "很水润"): how it feels, not a thing
+                # ("轻薄水润，这一点真的很加分" is no sentence; "它轻薄水润" is)
         if language == "zh" and cls in ("vp", "ap") and re.search(r"有.{0,3}效果|效果(明显|显著)", p):
             cls = "x"  # "保湿有明显效果" is a clause of its own ("另外，它还能保湿有明显效果")
         if language == "zh" and cls == "vp" and re.search(r"(达标|合格|达到标准)$", p):
@@ -900,10 +915,10 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (f.group == s.group or (frame.template and language == "zh" and _group_fits(s.group, f)))
                  and (s.cls in ("", "item") or ((f.sure or s.cls in ("prob", "aud")) and slot_takes(s.cls, f.cls)))
                  and (s.cls != "item" or f.sure or count_words(f.point, language) >= 3)
-                 and (s.cls != "ap1" or _one_word(f.point, language))
+                 and (s.cls not in ("ap1", "apf1") or _one_word(f.point, language))
                  and (s.cls != "apq" or not re.match(r"[无不没零免]", f.point))  # "它无尺码，品质经得起考验" is a non sequitur
                  and (s.cls != "apq" or bool(_LASTING_ZH.search(f.point)))  # "它清爽，品质经得起考验": 品质 is how it lasts
-                 and (s.cls != "apf" or not (_LASTING_ZH.search(f.point) or re.match(r"[无不没零免]", f.point)))  # how it feels
+                 and (s.cls not in ("apf", "apf1") or not (_LASTING_ZH.search(f.point) or re.match(r"[无不没零免]", f.point)))  # how it feels ("用了它，感觉很耐用" is no feeling)
                  and (s.cls != "vp" or f.point not in _BARE_TRANSITIVE_ZH)  # "另外，它还能舒缓。":舒缓 what?
                  and (s.cls != "ing" or (head_kind(f.point) == "ingredient" and not _LIST_ZH.search(f.point)
                                          and not (_NOT_INGREDIENT_ZH.search(f.point) or "的" in f.point)))

@@ -237,7 +237,7 @@ PROBLEM_SLOTS = frozenset({"prob", "probn"})
 def slot_takes(slot: str, fill: str) -> bool:
     """Whether a slot of class ``slot`` may hold a phrase of class ``fill`` (``""``/``item``: any)."""
     return (slot == fill or slot in ("", "item") or (slot == "np" and fill.startswith("np"))
-            or (slot in ("ap1", "apq", "apf") and fill == "ap") or (slot in NOUN_SLOTS and fill == "np") or slot in PROBLEM_SLOTS
+            or (slot in ("ap1", "apq", "apf", "apf1") and fill == "ap") or (slot in NOUN_SLOTS and fill == "np") or slot in PROBLEM_SLOTS
             or {slot, fill} <= {"np_p", "np_m"})  # neither takes an article
 
 

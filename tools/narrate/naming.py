@@ -120,7 +120,7 @@ def _leading_tokens(name: str, max_chars: int, stop_at_code: bool) -> str:
 
 #: Last characters of zh product-category nouns (面霜, 洗发水, 眼影盘, 床垫, 染发剂 …) and whole
 #: category words that end otherwise; a spoken short name is a brand and such a noun.
-_CATEGORY_END_ZH = frozenset("霜水乳液油膏露盘釉垫机柜椅桌衣衫裤裙鞋包罩刷笔粉饼膜器灯杯壶锅表镜帽袜枕被箱架夹剂胶素片茶蜡泥棒仪扇锁奶")
+_CATEGORY_END_ZH = frozenset("霜水乳液油膏露盘釉垫机柜椅桌衣衫裤裙鞋包罩刷笔粉饼膜器灯杯壶锅表镜帽袜枕被箱架夹剂胶素片茶蜡泥棒仪扇锁奶车沙")
 _CATEGORY_WORDS_ZH = frozenset("龙头 水龙头 哑铃 玩具 积木 精华 口红 面膜 眼影 键盘 鼠标 耳机 手机 电脑 主机 吊带 背心 内衣 文胸 洁面 礼盒 睫毛夹 跑步机 拓展坞 "
                                "发蜡 发泥 香水 牙刷 沙发 床垫 外套 衬衫 连衣裙 卫衣 毛衣 帐篷 书桌 台灯 音箱 相机 手表".split())
 #: Effect words that end like a category noun (补水, 控油) but name none.
@@ -129,47 +129,97 @@ _NOT_CATEGORY_ZH = frozenset("补水 节水 控油 防水 保湿 吸油 油水 �
 _PLACES_ZH = frozenset("韩国 日本 法国 美国 德国 意大利 英国 泰国 澳洲 澳大利亚 新西兰 瑞士 新加坡 进口 国产 原装 原装进口".split())
 
 
-def _category_name(name: str, max_chars: int, compose: bool = False) -> str | None:
-    """Brand + category noun of a zh listing title: the title's start through its first category
-    noun when that is at most ``max_chars`` long ("完美日记动物眼影盘"), else the brand (the first
-    words, up to four characters, no place name) and the category ("发之食谱洗发水", "植村秀洁颜油")
-    only when ``compose``.
+def _is_category_word(t: str) -> bool:
+    """A jieba word that names a kind of product (面霜, 湿巾, 床垫, "现水乳" ending in 水乳), not an effect (补水)."""
+    if t in _NOT_CATEGORY_ZH:
+        return False
+    if t in _CATEGORY_WORDS_ZH or t in KIND_NOUNS_ZH or any(t.endswith(w) for w in KIND_NOUNS_ZH if len(w) >= 2):
+        return True
+    return len(t) >= 2 and t[-1] in _CATEGORY_END_ZH and zh_pos(t)[:1] == "n"
 
-    Sellers say the title's leading words (brand, series) more than brand + category: on dev.json
-    the composed form lowered CIDEr-D of the narration by 2.6 (26.6 → 24.0, every third video), so
-    spoken names do not compose; a category within the first ``max_chars`` characters completes
-    the name ("植村秀琥珀臻萃洁颜油", not "…臻萃洁")."""
-    from tools.narrate.text import zh_pos
 
+def _first_phrase(name: str) -> list[str]:
+    """jieba words of a listing title's first phrase (a space ends it), no punctuation, no leading place."""
     toks = _title_words(name)
     if "，" in toks:
-        toks = toks[:toks.index("，")]  # the title's first phrase (a space ends it)
+        toks = toks[:toks.index("，")]
     toks = [t for t in toks if not is_punct(t)]
     while toks and toks[0] in _PLACES_ZH and len(toks) > 2:
         toks = toks[1:]
+    return toks
+
+
+#: One-character words that make a category noun before them the first half of a longer one
+#: ("文胸贴", "洗衣机龙头" is 龙头 … "眼膜贴").
+_CATEGORY_GOES_ON_ZH = frozenset("贴衣柜灯架袋盒罩头池")
+#: Category words a title puts after the product to say it is a set (套装水乳 is no 套装水).
+_SET_WORDS_ZH = frozenset({"套装", "礼盒"})
+
+
+def _category_ends(toks: list[str]) -> list[int]:
+    """Indices of the words that end a category noun in title order: a category word (never the
+    first word, which is the brand), a one-character category end jieba split off the word before
+    ("大白" + "饼", "磁力" + "片", "bb" + "霜"), taken on through a one-character continuation
+    ("文胸" + "贴", "洁面" + "液"); a category the title goes on from ("洗衣机龙头", "维生素CE精华",
+    "牛奶水乳") ends nothing."""
+    out: list[int] = []
     for k, t in enumerate(toks):
         if k == 0 or ALNUM_RE.fullmatch(t):
             continue
-        is_cat = t in _CATEGORY_WORDS_ZH or (len(t) >= 2 and t[-1] in _CATEGORY_END_ZH and zh_pos(t)[:1] == "n"
-                                              and t not in _NOT_CATEGORY_ZH)
-        if not is_cat:
+        if len(t) == 1:
+            prev = toks[k - 1]
+            if t not in _CATEGORY_END_ZH or (_is_category_word(prev) and prev + t not in KIND_NOUNS_ZH):
+                continue
+        elif not _is_category_word(t) or (k == 1 and re.fullmatch(r"[A-Za-z]+", toks[0]) and t not in KIND_NOUNS_ZH
+                                          and t not in _CATEGORY_WORDS_ZH):
+            continue  # "OLAY玉兰油", "KUB可优比": a Latin brand's Chinese name, however it ends
+        end = k
+        nxt = toks[k + 1] if k + 1 < len(toks) else ""
+        if nxt in _CATEGORY_GOES_ON_ZH or (nxt in _CATEGORY_END_ZH and t not in _SET_WORDS_ZH):
+            end += 1
+        elif t not in _SET_WORDS_ZH and _KIND_CONTINUES_ZH.match("".join(toks[k + 1:])):
             continue
-        head = "".join(toks[:k + 1])
-        if len(head) <= max_chars:
-            return head
-        if not compose:
-            return None
-        if len(toks[k - 1]) == 1 and k >= 2 and toks[k - 1] not in "款式型装版":  # jieba split it ("洁" + "颜油")
-            t, k = toks[k - 1] + t, k - 1
-        brand: list[str] = []
-        for b in toks[:k]:  # the brand: the first words, up to four characters, not ending on a split one
-            if brand and len("".join(brand)) + len(b) > 4:
-                break
-            brand.append(b)
-        while len(brand) > 1 and len(brand[-1]) == 1:
-            brand.pop()
-        return "".join(brand) + t
-    return None
+        out.append(end)
+    return out
+
+
+def _category_name(name: str, max_chars: int) -> str | None:
+    """Brand + category noun of a zh listing title: the title's start through its first category
+    noun (:func:`_category_ends`) when that is at most ``max_chars`` long ("完美日记动物眼影盘",
+    "全棉时代婴儿湿巾", "九牧洗衣机龙头", "修丽可维生素CE精华"), else None.
+
+    Sellers say the title's leading words (brand, series) more than brand + category: on dev.json
+    the composed form (brand + category, the series dropped) lowered CIDEr-D of the narration by
+    2.6 (26.6 → 24.0, every third video), so spoken names keep the title's words; a category within
+    the first ``max_chars`` characters completes the name ("植村秀琥珀臻萃洁颜油", not "…臻萃洁")."""
+    toks = _first_phrase(name)
+    ends = _category_ends(toks)
+    if not ends:
+        return None
+    head = "".join(toks[:ends[0] + 1])
+    return head if len(head) <= max_chars else None
+
+
+def _with_kind(lead: str, name: str, max_chars: int) -> str:
+    """Leading words of a title said with what the product is: cut after a kind noun they hold
+    ("欧舒丹沐浴油", not "欧舒丹沐浴油甜"), else with the title's first kind noun after them when that
+    fits ("McDavid护膝", "OLAY玉兰油精华液", "雅诗兰黛冻龄白面霜"; blind raters rejected bare brands
+    and series: "Fresh馥蕾诗玫瑰", "修丽可维生素", "hegen新生")."""
+    inner = [lead.rfind(w) + len(w) for w in KIND_NOUNS_ZH if len(w) >= 2 and lead.rfind(w) > 0]
+    if any(lead[:-1].endswith(w) for w in KIND_NOUNS_ZH) and lead[-1:] in _CATEGORY_END_ZH:
+        return lead  # "HFP果酸洁面液": a category noun jieba does not know
+    if inner:
+        return lead[:max(inner)] if max(inner) >= 4 else lead
+    toks = _first_phrase(name)
+    for end in _category_ends(toks):
+        start = end
+        while start > 0 and len(toks[start]) == 1 and toks[start] in _CATEGORY_END_ZH | _CATEGORY_GOES_ON_ZH:
+            start -= 1  # the word a split-off character belongs to ("大白" of 大白饼)
+        kind = "".join(toks[start:end + 1])
+        if kind in lead:
+            continue
+        return lead + kind if len(lead + kind) <= max_chars else lead
+    return lead
 
 
 def _typed_name(product: ProductInfo) -> str:
@@ -188,7 +238,7 @@ def short_name(product: ProductInfo, language: Language) -> str:
     # ("虎牌现代轻奢实木床头柜", not "虎牌现代轻奢实木"; "欧莱雅第二代紫熨斗眼霜", not "欧莱雅第二代紫"): leading
     # words cut inside a series name say no product
     return (_typed_name(product) or _category_name(product.name, 10) or _category_name(product.name, LONG_NAME_CHARS + 2)
-            or _leading_tokens(product.name, 8, stop_at_code=True))
+            or _with_kind(_leading_tokens(product.name, 8, stop_at_code=True), product.name, LONG_NAME_CHARS + 2))
 
 
 #: Characters of the name said where the script introduces the product (产品推荐). Humans say
@@ -202,8 +252,8 @@ def long_name(product: ProductInfo, language: Language) -> str:
     """The fuller spoken name used when the product is introduced or recommended."""
     if language == "en":
         return " ".join(clean_name(product.name).split()[:6])
-    return _typed_name(product) or _category_name(product.name, LONG_NAME_CHARS + 2) or _leading_tokens(product.name, LONG_NAME_CHARS,
-                                                                                 stop_at_code=False)
+    return (_typed_name(product) or _category_name(product.name, LONG_NAME_CHARS + 2)
+            or _with_kind(_leading_tokens(product.name, LONG_NAME_CHARS, stop_at_code=False), product.name, LONG_NAME_CHARS + 2))
 
 
 #: Garments and footwear in a zh listing title (not the machines, racks and detergents named after them).
@@ -248,7 +298,7 @@ KIND_NOUNS_ZH: frozenset[str] = frozenset("""
 润肤露 沐浴露 沐浴油 沐浴乳 香皂 洗发水 洗发露 护发素 发膜 护发精油 精油 发蜡 发胶 染发剂 染发膏 香水 牙膏 牙刷 电动牙刷 冲牙器
 漱口水 剃须刀 吹风机 卷发棒 直发器 假发 护肤品 彩妆 套装
 连衣裙 半身裙 裙子 衬衫 T恤 卫衣 毛衣 针织衫 外套 夹克 风衣 大衣 羽绒服 西装 裤子 牛仔裤 短裤 打底裤 瑜伽裤 运动裤 泳衣 泳裤
-游泳裤 内衣 文胸 内裤 睡衣 袜子 丝袜 鞋子 童鞋 运动鞋 跑鞋 板鞋 帆布鞋 皮鞋 拖鞋 凉鞋 靴子 帽子 围巾 手套 护膝 护腕 背包 双肩包
+游泳裤 内衣 文胸 内裤 凉席 睡衣 袜子 丝袜 鞋子 童鞋 运动鞋 跑鞋 板鞋 帆布鞋 皮鞋 拖鞋 凉鞋 靴子 帽子 围巾 手套 护膝 护腕 背包 双肩包
 手提包 挎包 行李箱 钱包 手表 项链 耳环 戒指 眼镜 太阳镜
 床垫 枕头 被子 四件套 床 婴儿床 儿童床 上下床 沙发 椅子 桌子 书桌 餐桌 桌椅 餐桌椅 衣柜 鞋柜 书架 收纳盒 收纳箱 马桶 花洒 水龙头
 洗衣机 冰箱 空调 电视 吸尘器 扫地机器人 拖把 净水器 热水器 电饭煲 空气炸锅 破壁机 榨汁机 咖啡机 电热水壶 台灯 风扇 加湿器
@@ -262,7 +312,7 @@ KIND_NOUNS_ZH: frozenset[str] = frozenset("""
 
 #: What may follow a kind noun in the title when it is only the first half of a compound
 #: ("洗衣机龙头", "床头灯", "防晒衣", "文胸贴", "牛奶水乳", "维生素CE精华"): then it is not the kind.
-_KIND_CONTINUES_ZH = re.compile(r"^(龙头|头|衣|柜|灯|架|贴|袋|盒|罩|水|池|[A-Za-z]{1,2}(?![A-Za-z]))")
+_KIND_CONTINUES_ZH = re.compile(r"^(龙头|头|衣|柜|灯|架|贴|袋|盒|罩|水|池|[A-Za-z]{1,2}(?![A-Za-z0-9]))")
 
 
 def kind_noun(product: ProductInfo, language: Language = "zh") -> str:

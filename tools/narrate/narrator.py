@@ -67,7 +67,7 @@ from tools.narrate.frames import (Frame, frames_from_line, head_kind, name_words
 from tools.narrate.grounding import Grounder
 from tools.narrate.lm import CharLM
 from tools.narrate.naming import long_name, short_name
-from tools.narrate.templates import LABEL_GROUPS, fact_frames, generic_frames, template_frames
+from tools.narrate.templates import LABEL_GROUPS, fact_frames, generic_frames, kind_demo_frames, template_frames
 from tools.narrate.text import GENERIC_FILLERS, fit_line, tokens
 from tools.story.labels import LabelModel, check_label
 
@@ -373,6 +373,8 @@ class EmbeddedNarrator:
 
         ranked = sorted(((f, prior(f)) for f in cands if f.uid not in state.used_frames), key=lambda x: -x[1])
         tpl_main = [(f, PRIOR_TEMPLATE) for f in template_frames(lang) if f.label in parts]
+        if "产品试用" in parts and lang == "zh":
+            tpl_main += [(f, PRIOR_TEMPLATE) for f in kind_demo_frames(target.kind)]  # "取适量，轻轻涂抹均匀。"
         hi = b.word_max
         mains = sentence_candidates(ranked[:TOP_FRAMES] + tpl_main, target, state, label, names, lm, required, groups,
                                     kind_of, max_len=hi, src_sim=psim)
@@ -436,7 +438,13 @@ class EmbeddedNarrator:
                                               [pron, pron], lm, None, groups, kind_of, max_len=hi)
                     # an answer ("别担心，今天就来帮你解决。") opens no line: a pain shot of a product with no
                     # problem to set up starts on what the product does, never on a run of stock praise
-                    heads = [m for m in (mains or again or extras or gen) if not ANSWER_ZH.search(m.text)] or wide or gen
+                    heads = [m for m in (mains or again or extras or gen) if not ANSWER_ZH.search(m.text)]
+                    if not any(m.facts or m.names or m.demo for m in heads):
+                        # stock praise heads no line that says a fact (stock never comes before a claim): when
+                        # the label's own sentences say nothing, the facts left may open it (dev bunk bed, eighth
+                        # 外观设计 shot: "很好用。真香！值得一试。一定要试试。…" with 23 fact sentences unused)
+                        heads = wide + heads
+                    heads = heads or wide or gen
                     line = fill_to_range(heads, extras + again + wide + gen, b.word_min,
                                          b.word_max, state, target, want_name, required, introduce, max_generic=cap)
         if line is not None:
@@ -485,9 +493,13 @@ class EmbeddedNarrator:
                 frame = w.filled.frame
                 if f.group != "look" and re.search(r"^你看|一眼就能看出来", w.text):
                     continue
-                if frame.uid.startswith("factL:") and (len(re.findall(r"[\u4e00-\u9fff]", f.point)) < 2
-                                                       or head_kind(f.point) == "audience"):
-                    continue  # "521，是它的一大亮点", "大码男士，是它的一大亮点": a number or an audience is no highlight
+                if _HIGHLIGHT_ZH.search(w.text) and (len(re.findall(r"[\u4e00-\u9fff]", f.point)) < 2
+                                                     or head_kind(f.point) == "audience" or not f.cls.startswith("np")
+                                                     or not (f.sure or f.group in ("look", "material"))):
+                    # "521，是它的一大亮点", "大码男士，…": a number or an audience is no highlight; nor is a word
+                    # that is not surely a thing ("爱了爱了，是它的一大亮点" was rejected by both raters of seed
+                    # 269; "柔软，这一点真的很加分", "99.93%松，…", "旗舰店，…")
+                    continue
                 if frame.uid.startswith(("fact:", "factL:")) and (head_kind(f.point) == "product" or re.search(r"[和与及等]|产品$", f.point) or (
                         w.text.startswith(names) and (f.cls not in ("vp", "ap") or len(words_zh(f.point)) < 2
                                                       or not target.demo))):
@@ -521,6 +533,10 @@ class EmbeddedNarrator:
         finally:
             target.facts = facts_backup
         return [s for s in out if fact in s.text]
+
+
+#: Sentences that call a fact a highlight: said of things only (:meth:`EmbeddedNarrator._wide_sentences`).
+_HIGHLIGHT_ZH = re.compile(r"是它的一大亮点|这一点真的很加分")
 
 
 def _repeat_fill(pool: Sequence[Sentence], lo: int, hi: int, language: Language,

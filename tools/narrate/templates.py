@@ -58,7 +58,7 @@ TEMPLATES: dict[str, dict[str, list[str]]] = {
                  "用了之后，可以{fact:benefit:vp}。", "我们来试用一下。", "一起来看看上手效果吧。"],
         "产品功效": ["它能{fact:benefit:vp}。", "{name}，{fact:benefit:vp}，{fact:benefit:vp}。", "{fact:benefit:vp}，{fact:benefit:vp}，效果看得见。", "它能{fact:benefit:vp}，还能{fact:benefit:vp}，{fact:benefit:vp}。",
                  "{fact:benefit:vp}、{fact:benefit:vp}，一次搞定。", "{name}帮你{fact:benefit:vp}。", "它可以{fact:benefit:vp}，效果看得见。", "不仅能{fact:benefit:vp}，还能{fact:benefit:vp}。",
-                 "用了它，感觉很{fact:benefit:ap1}。", "效果很明显。"],
+                 "用了它，感觉很{fact:benefit:apf1}。", "效果很明显。"],
         "质量/特性介绍": ["它{fact:benefit:apq}，品质经得起考验。", "它{fact:benefit:apf}，真的很不错。", "它拥有{fact:cert:crt}，品质有保障。", "{fact:material:matq}，品质经得起考验。", "品质经得起考验。"],
         "鉴定展示": ["它通过了{fact:cert:pass}。", "{fact:cert:crtx}，品质看得见。", "品质看得见，用着更放心。"],
         "安全认证": ["它通过了{fact:cert:pass}。", "{fact:cert:crtx}，用着更安心。", "用着安心，大家放心使用。"],
@@ -137,6 +137,39 @@ def fact_frames(group: str, cls: str, language: Language, long_shot: bool = Fals
         t = t.replace("{F*}", "{fact:%s:%s*}" % (group, slot_cls)).replace("{F}", "{fact:%s:%s}" % (group, slot_cls))
         out.append(parse_template(f"fact{'L' if long_shot else ''}:{key}:{i}", t, None, language))
     return tuple(out)
+
+
+#: How a product of a kind is used, said in its demonstration shot (产品试用): true of any product of
+#: that kind ("取适量，轻轻涂抹均匀。" of a face cream), so a product whose kind noun
+#: (:func:`~tools.narrate.naming.kind_noun`) is listed may say them although its facts do not (the
+#: grounding test takes them whole, :attr:`~tools.narrate.adapt.Target.kind_says`). Sellers show how it
+#: is used: human 产品试用 lines of E-SyncVidStory dev say 使用/涂抹/均匀/轻轻 most, where the narrator said
+#: "我们来试用一下。" Written from how each kind is used, not copied from the corpus; no claim of effect
+#: (吸收, 显色 …).
+_LEAVE_ON_ZH = ("取适量，轻轻涂抹均匀。", "取适量在掌心，均匀推开。")
+KIND_DEMO_SENTENCES_ZH: dict[str, tuple[str, ...]] = {
+    **{k: _LEAVE_ON_ZH for k in "面霜 晚霜 日霜 乳液 水乳 精华 精华液 精华乳 原液 安瓶 防晒霜 防晒乳 妆前乳 凝胶 凝露".split()},
+    **{k: ("取适量，均匀涂抹全身。", "洗完澡后，轻轻涂抹全身。") for k in "身体乳 润肤乳 润肤露".split()},
+    "眼霜": ("取适量，轻轻点涂在眼周。", "用指腹轻轻点涂在眼周。"),
+    "护手霜": ("取适量，均匀涂抹双手。",),
+    "面膜": ("取适量，均匀涂抹在脸上。",),
+    **{k: ("取适量，轻拍在脸上。", "倒在掌心，轻拍全脸。") for k in "爽肤水 化妆水 柔肤水 护肤水 精华水".split()},
+    **{k: ("取适量，加水揉出泡沫。", "用清水冲洗干净就可以了。") for k in "洗面奶 洁面乳 洁面".split()},
+    **{k: ("取适量，在脸上轻轻打圈。", "用清水冲洗干净就可以了。") for k in "洁颜油 卸妆油 卸妆膏 卸妆乳".split()},
+    **{k: ("打湿头发，取适量揉出泡沫。", "轻轻按摩头皮，再用清水冲洗干净。") for k in "洗发水 洗发露".split()},
+    **{k: ("取适量，涂抹在发尾。", "停留几分钟后，用清水冲洗干净。") for k in "护发素 发膜".split()},
+    **{k: ("取适量，揉出泡沫涂抹全身。", "用清水冲洗干净就可以了。") for k in "沐浴露 沐浴油 沐浴乳".split()},
+    **{k: ("取适量，轻拍上脸。", "用粉扑轻轻拍开。") for k in "粉底液 粉底 粉霜 粉膏 遮瑕膏 隔离霜".split()},
+    "气垫": ("用粉扑轻轻拍在脸上。",),
+    **{k: ("用粉扑轻轻按压全脸。",) for k in "粉饼 蜜粉 散粉".split()},
+    **{k: ("轻轻涂在嘴唇上。", "薄涂厚涂都可以。") for k in "口红 唇釉 唇泥".split()},
+}
+
+
+@lru_cache(maxsize=64)
+def kind_demo_frames(kind: str) -> tuple[Frame, ...]:
+    """:data:`KIND_DEMO_SENTENCES_ZH` of a kind noun as slot-free 产品试用 frames (uid ``kind:<kind>:<i>``)."""
+    return tuple(parse_template(f"kind:{kind}:{i}", t, "产品试用", "zh") for i, t in enumerate(KIND_DEMO_SENTENCES_ZH.get(kind, ())))
 
 
 @lru_cache(maxsize=4)
