@@ -866,7 +866,7 @@ def test_a_defect_is_a_problem_not_a_claim():
     ("McDavid迈克达威护膝篮球装备长款蜂窝防撞运动男女儿童护腿6446", "McDavid护膝", "McDavid护膝"),  # not half of 迈克达威
     ("【抢先预订】科颜氏祛痘控油水乳套装高保湿霜金盏花爽肤水护肤", "科颜氏祛痘控油水乳", "科颜氏祛痘控油水乳"),  # not "科颜氏祛痘控"
     ("九牧抽拉式水龙头冷热卫生间防溅洗漱台洗脸洗手旋转漱口面盆龙头", "九牧抽拉式水龙头", "九牧抽拉式水龙头"),
-    ("笑容加usmile电动牙刷男女成人自动情侣款罗马柱礼盒装Y10/Y1PRO", "笑容加usmile", "笑容加电动牙刷"),  # 加 is the brand's
+    ("笑容加usmile电动牙刷男女成人自动情侣款罗马柱礼盒装Y10/Y1PRO", "笑容加usmile电动牙刷", "笑容加电动牙刷"),  # 加 is the brand's
 ])
 def test_spoken_names_end_on_a_whole_word(title, long, short):
     from tools.narrate.naming import long_name
@@ -1145,3 +1145,40 @@ def test_a_demonstration_shot_shows_how_its_kind_is_used():
     all_demo = {s for ss in KIND_DEMO_SENTENCES_ZH.values() for s in ss}
     keyboard = lines("晨曦机械键盘", ["产品推荐", "产品试用", "产品试用"])
     assert not any(s in ln for s in all_demo for ln in keyboard), keyboard
+
+
+def test_round_fifteen_rejections_are_not_said():
+    """Seeds 271/277 (blind, both raters): "双边吸奶器，一眼就能看出来。" (a product is no feature to
+    show), "它采用软化角质蛋白。" (a verb phrase as a material), "现在购买还能1至4折起" (no verb), "它时而
+    柔媚" (half of 时而…时而…), "直接成分，这一点真的很加分。", "上手试一下，…。为大家介绍一款…" (the
+    introduction after the demonstration), "绝对是一种体验。" (leans on its own ad), "这款everbab艾蓓拉"
+    (a brand, not the eyelash curler)."""
+    from tools.narrate.adapt import arrange_line, fits_beat
+    from tools.narrate.frames import _starts_with_verb, head_kind, parse_template, typed_facts
+    from tools.narrate.naming import long_name
+
+    assert head_kind("双边吸奶器") == "product" and head_kind("启初黄色双肩妈咪包") == "product"
+    assert head_kind("有机") != "product" and head_kind("网眼设计") != "product"
+    assert _starts_with_verb("软化角质蛋白")
+    facts = {f.point: f for f in typed_facts([("活动优惠", "1至4折起", 1.0), ("外观", "时而柔媚", 1.0)], "zh")}
+    assert "享1至4折起" in facts and "时而柔媚" not in facts
+    frame = parse_template("c", "绝对是一种体验。", "产品功效", "zh")
+    assert not fits_beat("绝对是一种体验。", "产品功效", frame.__class__(**{**frame.__dict__, "template": False}), "zh")
+    p = ProductInfo(name="everbab艾蓓拉一飞冲天睫毛夹卷翘持久定型局部太阳花新手便携女", language="zh")
+    assert long_name(p, "zh") == "everbab艾蓓拉睫毛夹" and short_name(p, "zh") == "everbab睫毛夹"
+    asp = [("外观", ["双边吸奶器", "绑带设计", "直接成分"]), ("功效", ["解放双手"])]
+    prod = ProductInfo(name="晨曦双边电动吸奶器", language="zh", aspects=[AspectPoints(aspect=a, points=ps) for a, ps in asp])
+    beats = [NarrationBeat(label=lab, word_min=20, word_max=30) for lab in ("产品推荐", "外观设计", "外观设计", "产品功效")]
+    text = "".join(ln.text for ln in narrate_storyline(NarrateInput(product=prod, beats=beats)).lines)
+    assert "双边吸奶器，一眼" not in text and "直接成分，" not in text, text
+
+    # the product introduced before it is tried, whatever order the sentences came in
+    from tools.narrate.adapt import Sentence
+    from tools.narrate.frames import Filled
+
+    def sent(t, names=0):
+        f = parse_template("t:" + t, t, None, "zh")
+        return Sentence(filled=Filled(frame=f, text=t, facts=(), names=names, fills=()), text=t, length=len(t), lm_lp=0.0,
+                        lm_n=1, words=set(), facts=(), names=names, score=0.0, kind="corpus")
+    line = arrange_line((sent("上手试一下，真的很清爽。"), sent("为大家介绍一款娜丽丝防晒霜。", names=1)))
+    assert line[0].text.startswith("为大家介绍"), [p.text for p in line]

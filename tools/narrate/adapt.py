@@ -187,6 +187,7 @@ class Sentence:
     kind: str  # "corpus" | "template" | "generic" | "user"
     valid: bool | None = None  # grammar guard + grounding, checked when the sentence is about to be chosen
     demo: bool = False  # names the product by its kind ("这款面霜…"), not by its name or a pronoun
+    groups: frozenset[str] = frozenset()  # the groups of the facts it states (benefit, material …)
 
 
 @lru_cache(maxsize=65536)
@@ -212,7 +213,7 @@ _PROBLEM_SETUP_ZH = re.compile(r"^(?!.*(解决|告别|摆脱|远离|不再))(?=.
 #: A corpus sentence that states no fact leans on what was said around it in its own ad ("如果所有
 #: 产品都有这个…效果", "使用后，你会发现自然也就轻松了", "等它以后再做一下其他…"); out of that
 #: context it says nothing a listener can follow.
-_NEEDS_CONTEXT_ZH = re.compile(r"不一样了|补回来|反而|不然|否则|结果|这样|这个|那个|这些|那些|这种|这里|那里|其他|其它|以后|之后|然后|所以|因此|也就|接下来|刚才|"
+_NEEDS_CONTEXT_ZH = re.compile(r"不一样了|补回来|一种体验|反而|不然|否则|结果|这样|这个|那个|这些|那些|这种|这里|那里|其他|其它|以后|之后|然后|所以|因此|也就|接下来|刚才|"
                                r"上面|前面|它们|他们|她们|咱|保证|互相|同款|一下子|^[但而那又再还就]|第[一二三]")
 
 
@@ -295,6 +296,7 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
     lang = target.lang
     facts = [f for f in target.facts if aspect_allowed(f.aspect, label) or f.point == required]
     sal_of = {f.point: f.salience for f in facts}
+    group_of = {f.point: f.group for f in facts}
     cls_of = {f.point: f.cls for f in facts}
     seen_text: set[str] = set()
     for frame, prior in frames:
@@ -328,8 +330,9 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
             kind = (kind_of or {}).get(frame.uid) or ("template" if frame.uid.startswith("tpl:")
                                                       else "generic" if frame.uid.startswith("gen:") else "corpus")
             sal = sum(sal_of.get(f, 0.0) for f in fl.facts)
+            groups = frozenset(group_of[f] for f in fl.facts if f in group_of)
             out.append(Sentence(filled=fl, text=text, length=fl.length, lm_lp=lp, lm_n=n, words=words, facts=fl.facts,
-                                names=min(nm, 1), score=prior + sal, kind=kind))
+                                names=min(nm, 1), score=prior + sal, kind=kind, groups=groups))
             if (target.demo and state.kind_mentions < target.max_kind and text.startswith("它") and kind != "user"
                     and text[1:2] not in "，。！？、" and target.demo[2:] not in text):
                 # the same sentence opened by the product's kind ("它能补水。" → "这款面霜能补水。")
@@ -337,7 +340,7 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
                 lp2, n2 = lm.logprob(t2)
                 out.append(Sentence(filled=fl, text=t2, length=count_words(t2, lang), lm_lp=lp2, lm_n=n2,
                                     words=set(_word_set(t2, lang)), facts=fl.facts, names=min(nm, 1), score=prior + sal,
-                                    kind=kind, demo=True))
+                                    kind=kind, demo=True, groups=groups))
     return out
 
 
@@ -481,7 +484,7 @@ _INVITE_ZH = re.compile(r"^(我们来试|一起来看看|来看看|上手试一�
 
 
 #: zh sentences that introduce the product by name ("这就是九牧…", "今天给大家推荐…"): said first in a line.
-_INTRO_ZH = re.compile(r"^(这就是|今天给大家推荐|给大家推荐|今天要推荐的是|推荐这款|最近一直在用)")
+_INTRO_ZH = re.compile(r"^(这就是|今天给大家推荐|给大家推荐|今天要推荐的是|推荐这款|最近一直在用|今天为大家介绍|为大家介绍|给大家介绍)")
 
 
 def arrange_line(parts: tuple[Sentence, ...]) -> tuple[Sentence, ...]:
@@ -492,8 +495,11 @@ def arrange_line(parts: tuple[Sentence, ...]) -> tuple[Sentence, ...]:
     def key(p: Sentence) -> float:
         if _PROBLEM_SETUP_ZH.search(p.text):
             return -1
-        if _INVITE_ZH.match(p.text) or (p.names and _INTRO_ZH.match(p.text)):
-            return 0  # a demonstration, or the product introduced ("这就是…"), opens the line
+        if p.names and _INTRO_ZH.match(p.text):
+            return -0.5  # the product introduced ("这就是…") opens the line, before its demonstration (seed 271:
+            # "上手试一下，真的很清爽。为大家介绍一款娜丽丝防晒霜。")
+        if _INVITE_ZH.match(p.text):
+            return 0  # a demonstration opens the line
         if _stock(p):
             return 3
         if _SHOPPING_ZH.search(p.text):
@@ -514,6 +520,10 @@ def _answers_first(parts: tuple[Sentence, ...]) -> tuple[Sentence, ...]:
     return (parts[0], *rest)
 
 
+#: Fact groups that say nothing that works (a look, an offer, a service, a certificate).
+_NO_EFFECT_GROUPS = frozenset({"look", "offer", "service", "cert", "related"})
+
+
 def _problem_not_first(parts: Sequence[Sentence]) -> bool:
     """Whether a line's sentences are out of order: a problem is set up at the start of a line,
     never after praise ("口碑一直很好。你是否也遇到过这样的烦恼？"); an answer ("别担心，…") comes
@@ -528,6 +538,10 @@ def _problem_not_first(parts: Sequence[Sentence]) -> bool:
     for i, p in enumerate(parts):
         if ANSWER_ZH.search(p.text) and (i == 0 or not _PROBLEM_SETUP_ZH.search(parts[i - 1].text)):
             return True
+        prev = parts[i - 1] if i else None
+        if prev is not None and not p.facts and _EFFECT_PRAISE_ZH.search(p.text) and (
+                (prev.groups and prev.groups <= _NO_EFFECT_GROUPS) or (not prev.groups and prev.filled.frame.template)):
+            return True  # "效果很明显" follows what works: not "你看，甜蜜流程卡片。效果很明显。", "小针管精华，一眼就能看出来。效果很明显。"
     return len(parts) > 1 and bool(_PROBLEM_SETUP_ZH.search(parts[0].text)) and parts[1].kind == "generic"
 
 

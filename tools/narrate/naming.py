@@ -252,8 +252,16 @@ def long_name(product: ProductInfo, language: Language) -> str:
     """The fuller spoken name used when the product is introduced or recommended."""
     if language == "en":
         return " ".join(clean_name(product.name).split()[:6])
-    return (_typed_name(product) or _category_name(product.name, LONG_NAME_CHARS + 2)
-            or _with_kind(_leading_tokens(product.name, LONG_NAME_CHARS, stop_at_code=False), product.name, LONG_NAME_CHARS + 2))
+    typed = _typed_name(product) or _category_name(product.name, LONG_NAME_CHARS + 2)
+    if typed:
+        return typed
+    lead = _leading_tokens(product.name, LONG_NAME_CHARS, stop_at_code=False)
+    named = _with_kind(lead, product.name, LONG_NAME_CHARS + 5)  # "笑容加usmile电动牙刷", "Nursery娜斯丽卸妆乳"
+    if named == lead:
+        short = short_name(product, language)
+        if short != _leading_tokens(product.name, 8, stop_at_code=True):
+            return short  # "everbab睫毛夹", not "everbab艾蓓拉": the fuller name says no more if it says not what it is
+    return named
 
 
 #: Garments and footwear in a zh listing title (not the machines, racks and detergents named after them).

@@ -68,7 +68,7 @@ from tools.narrate.grounding import Grounder
 from tools.narrate.lm import CharLM
 from tools.narrate.naming import long_name, short_name
 from tools.narrate.templates import LABEL_GROUPS, fact_frames, generic_frames, kind_demo_frames, template_frames
-from tools.narrate.text import GENERIC_FILLERS, fit_line, tokens
+from tools.narrate.text import GENERIC_FILLERS, fit_line, tokens, zh_pos
 from tools.story.labels import LabelModel, check_label
 
 __all__ = [
@@ -495,6 +495,7 @@ class EmbeddedNarrator:
                     continue
                 if _HIGHLIGHT_ZH.search(w.text) and (len(re.findall(r"[\u4e00-\u9fff]", f.point)) < 2
                                                      or head_kind(f.point) == "audience" or not f.cls.startswith("np")
+                                                     or zh_pos(words_zh(f.point)[0]) in ("d", "ad")  # "直接成分", "依然透亮光采"
                                                      or not (f.sure or f.group in ("look", "material"))):
                     # "521，是它的一大亮点", "大码男士，…": a number or an audience is no highlight; nor is a word
                     # that is not surely a thing ("爱了爱了，是它的一大亮点" was rejected by both raters of seed
