@@ -1182,3 +1182,30 @@ def test_round_fifteen_rejections_are_not_said():
                         lm_n=1, words=set(), facts=(), names=names, score=0.0, kind="corpus")
     line = arrange_line((sent("上手试一下，真的很清爽。"), sent("为大家介绍一款娜丽丝防晒霜。", names=1)))
     assert line[0].text.startswith("为大家介绍"), [p.text for p in line]
+
+
+def test_round_sixteen_rejections_are_not_said():
+    """Seeds 281/283 (blind, both raters): "REACH法规，这一点真的很加分。", "核心成分，…", "所有肌肤类型，…",
+    "耐老化耐高温性差，…" (a highlight is a feature, an ingredient or a material); "隐藏的袋子，一眼就能
+    看出来。", "塑身衣，一眼就能看出来。" (seen at a glance: a colour or a design); "色斑肌肤也能放心使用。",
+    "细致肌肤也能放心使用。" (a sensitive group is reassured); "用了之后，可以抗摔。" (how it lasts is no
+    gain of the user)."""
+    from tools.narrate.frames import fill_frame, parse_template, typed_facts
+
+    facts = typed_facts([("功效", "抗摔", 1.0), ("功效", "补水", 1.0), ("适用人群", "色斑肌肤", 1.0),
+                         ("适用人群", "敏感肌", 1.0)], "zh")
+    gain = [f.text for f in fill_frame(parse_template("t", "用了之后，可以{fact:benefit:vp}。", None, "zh"), facts, set(),
+                                       ["它"], "zh", limit=5)]
+    assert "用了之后，可以抗摔。" not in gain
+    safe = [f.text for f in fill_frame(parse_template("t2", "{fact:audience:aud}也能放心使用。", None, "zh"), facts, set(),
+                                       ["它"], "zh", limit=5)]
+    assert "色斑肌肤也能放心使用。" not in safe
+    asp = [("外观", ["隐藏的袋子", "塑身衣", "彩虹配色"]), ("安全认证", ["REACH法规"]), ("成分/材质", ["核心成分", "纳米冰丝纤维"]),
+           ("质量/特性", ["耐老化耐高温性差"]), ("适用人群", ["所有肌肤类型"])]
+    prod = ProductInfo(name="晨曦运动收腹带", language="zh", aspects=[AspectPoints(aspect=a, points=ps) for a, ps in asp])
+    beats = [NarrationBeat(label=lab, word_min=24, word_max=34)
+             for lab in ("产品推荐", "外观设计", "外观设计", "质地/成分/材质", "外观设计", "安全认证")]
+    lines = [ln.text for ln in narrate_storyline(NarrateInput(product=prod, beats=beats)).lines]
+    text = "".join(lines)
+    for bad in ("REACH法规，这一点", "核心成分，这一点", "所有肌肤类型，", "性差，这一点", "隐藏的袋子，一眼", "塑身衣，一眼"):
+        assert bad not in text, (bad, lines)

@@ -106,7 +106,7 @@ _INGREDIENT_ZH = re.compile(r"(提取物|精粹|精萃|植萃|精华|精油|成�
 _PRODUCT_END_ZH = re.compile(r"(精华[水乳液露霜]|[水乳液露霜膏]|眼霜|面霜|香水|面膜|粉底|口红|唇釉|气垫|床垫|笔记本|内衣|套装|礼盒|瓶)$")
 #: Last characters of things sold (吸奶器, 妈咪包, 按摩椅): a fact that ends in one names a product, not a
 #: feature to show ("双边吸奶器，一眼就能看出来" was rejected by both raters of seed 277).
-_THING_END_ZH = re.compile(r"(?<!有)(器|包|机|枕|椅|桌|柜|鞋|裤|裙|帽|袜|灯|车)$")
+_THING_END_ZH = re.compile(r"(?<!有)(器|包|机|枕|椅|桌|柜|鞋|裤|裙|帽|袜|灯|车|身衣|防晒衣)$")
 _MATERIAL_ZH = re.compile(r"(面料|材质|材料|用料|纤维|[棉麻丝绒毛革]|真皮|锦纶|氨纶|涤纶|莫代尔|天丝|乳胶|海绵|弹簧|[钢铜铝铁]|合金|塑料|"
                           r"硅胶|橡胶|实木|[木竹]|玻璃|陶瓷|[布纱网板]|网布|纱线|泡沫|山棕|椰棕|棕|内芯|PP|PPSU|ABS|EVA|TPU|PU|PC|PE)$",
                           re.I)
@@ -867,6 +867,9 @@ def _names_a_result(point: str) -> bool:
 #: What "品质经得起考验" may follow (它{…}，品质经得起考验): how it lasts or holds, not how it feels
 #: ("它清爽", "它显白" said with 品质 read as non sequiturs to raters, seeds 199–227); how it feels
 #: takes "…，真的很不错" (slot class "apf").
+#: Groups a seller reassures ("敏感肌也能放心使用"): a skin type or a sensitive group of people.
+_SAFE_FOR_ZH = re.compile(r"(敏感|干|油|混油|混干|混合|中性|痘|孕|所有|各种|任何|全)(性)?(肌|皮|肤质|肤)|敏感肌|孕妇|哺乳|宝宝|婴|儿童|"
+                          r"孩子|老人|男士|女士|学生|新手|素颜|油痘|问题肌")
 _LASTING_ZH = re.compile(r"耐|稳|牢|结实|坚固|抗摔|防摔|防水|防尘|不变形|不易|静音|不噪|持久|密封|回弹|扎实|厚实|精细|做工|质量|品质|安全|精准")
 #: Effect verbs that take an object: alone in a verb slot they dangle ("用了之后，可以舒缓", "它还能清洁").
 _BARE_TRANSITIVE_ZH = frozenset("舒缓 清洁 修护 修复 保护 改善 提升 减少 缓解 预防 抵御 去除 淡化 呵护 调节 促进 增强 防止 抑制 对抗 帮助 解决".split())
@@ -920,6 +923,11 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
     shares a character (en: a word) with the phrase it replaces: "打造自然妆感" may become
     "打造精致妆容", never "打造口腔"."""
     slots = [p for p in frame.parts if isinstance(p, Slot) and p.kind == "fact"]
+    literal = "".join(p for p in frame.parts if isinstance(p, str))
+    # "用了之后，可以抗摔": what the user gets, never how the product lasts (seed 281)
+    user_gain = bool(re.search(r"用了之后|帮你|帮助你", literal))
+    # "{aud}也能放心使用" is said of a sensitive group, not of "色斑肌肤", "细致肌肤", "深层肤质" (seeds 281/283)
+    safe_for = "放心使用" in literal
     rank = {g: i for i, g in enumerate(prefer_groups)}
     options: list[list[Fact]] = []
     for s in slots:
@@ -939,6 +947,8 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (s.cls not in ("ing", "mat", "matl", "matq", "tech") or not (_NOT_TOUTED_ZH.search(f.point) or _starts_with_verb(f.point)))
                  and (s.cls != "res" or _names_a_result(f.point))
                  and (s.cls != "aud" or head_kind(f.point) == "audience")
+                 and (s.cls != "aud" or not safe_for or bool(_SAFE_FOR_ZH.search(f.point)))
+                 and (s.cls != "vp" or not user_gain or not _LASTING_ZH.search(f.point))
                  and (s.group != "service" or not re.match(r"(不包含|不含|不支持|不提供|没有|无法|不能|仅|只)", f.point))
                  and (s.cls != "crt" or (head_kind(f.point) == "cert" and not re.search(r"(检测|测试|质检|鉴定)$", f.point)))
                  and (s.cls != "crtx" or head_kind(f.point) == "cert")  # "CQC，用着更安心" names no certificate

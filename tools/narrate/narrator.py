@@ -47,6 +47,7 @@ from tools.core.errors import ToolInputError
 from tools.core.models import Language, Model, NarrationLine, ProductInfo, StoryBeat
 from tools.core.registry import register
 from tools.narrate.adapt import (
+    _SHOWN_ZH,
     ANSWER_ZH,
     MAX_GENERIC,
     MAX_NAME_MENTIONS,
@@ -62,7 +63,7 @@ from tools.narrate.adapt import (
     sentence_candidates,
 )
 from tools.narrate.corpus import CORPUS_FILES, Corpus, default_corpus
-from tools.narrate.frames import (Frame, frames_from_line, head_kind, name_words, parse_template, usage_counts,
+from tools.narrate.frames import (Frame, _starts_with_verb, frames_from_line, head_kind, name_words, parse_template, usage_counts,
                                   usage_of, words_zh)
 from tools.narrate.grounding import Grounder
 from tools.narrate.lm import CharLM
@@ -493,9 +494,15 @@ class EmbeddedNarrator:
                 frame = w.filled.frame
                 if f.group != "look" and re.search(r"^你看|一眼就能看出来", w.text):
                     continue
+                if "一眼就能看出来" in w.text and (not _SHOWN_ZH.search(f.point) or re.search(r"隐藏|隐形|无痕", f.point)):
+                    continue  # seen at a glance: a colour or a design, never "隐藏的袋子" nor "塑身衣" (seeds 281/283)
                 if _HIGHLIGHT_ZH.search(w.text) and (len(re.findall(r"[\u4e00-\u9fff]", f.point)) < 2
                                                      or head_kind(f.point) == "audience" or not f.cls.startswith("np")
                                                      or zh_pos(words_zh(f.point)[0]) in ("d", "ad")  # "直接成分", "依然透亮光采"
+                                                     or _starts_with_verb(f.point) or len(f.point) <= 3 and f.point.endswith("提取物")
+                                                     or not (_FEATURE_HEAD_ZH.search(f.point)
+                                                             or head_kind(f.point) in ("ingredient", "material", "tech")
+                                                             or ("一大亮点" in w.text and _SHOWN_ZH.search(f.point)))
                                                      or not (f.sure or f.group in ("look", "material"))):
                     # "521，是它的一大亮点", "大码男士，…": a number or an audience is no highlight; nor is a word
                     # that is not surely a thing ("爱了爱了，是它的一大亮点" was rejected by both raters of seed
@@ -538,6 +545,11 @@ class EmbeddedNarrator:
 
 #: Sentences that call a fact a highlight: said of things only (:meth:`EmbeddedNarrator._wide_sentences`).
 _HIGHLIGHT_ZH = re.compile(r"是它的一大亮点|这一点真的很加分")
+#: What a highlight is: a feature by its head noun (a design, a structure, a technique …), an
+#: ingredient, a material. Seeds 281/283 rejected "REACH法规，这一点真的很加分", "核心成分，…", "所有肌肤
+#:类型，…", "耐老化耐高温性差，…".
+_FEATURE_HEAD_ZH = re.compile(r"(?<!锁水)(设计|结构|技术|工艺|科技|配方|功能|材质|面料|接口|按键|模式|款式|造型|配色|刷头|刷毛|涂层|"
+                              r"内胆|电机|芯|网|扣|带|袋|兜|口|把手|手柄|轮|灯|屏|垫|层|边)$")
 
 
 def _repeat_fill(pool: Sequence[Sentence], lo: int, hi: int, language: Language,
