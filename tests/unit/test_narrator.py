@@ -108,9 +108,9 @@ def test_english_and_user_copy():
 
 
 def test_leave_product_out_excludes_its_copy(esync_dev):
-    from tools.story.esync import load_esync
     from tools.narrate.corpus import default_corpus
     from tools.narrate.narrator import EmbeddedNarrator
+    from tools.story.esync import load_esync
 
     v = load_esync(esync_dev)[0]
     nar = EmbeddedNarrator(default_corpus("zh"))
@@ -234,9 +234,9 @@ def test_coffee_lines_only_state_this_products_facts(lang):
 
 
 def test_dev_products_lines_are_grounded_leave_product_out(esync_dev):
-    from tools.story.esync import load_esync
     from tools.narrate.corpus import default_corpus
     from tools.narrate.narrator import EmbeddedNarrator
+    from tools.story.esync import load_esync
 
     videos = load_esync(esync_dev)
     nar = EmbeddedNarrator(default_corpus("zh"))
@@ -279,11 +279,11 @@ def test_fillers_and_templates_are_fact_free():
 def test_generic_phrases_are_said_once_per_story_and_intro_lines_name_the_product(esync_dev):
     """Regression for the first version, which padded every line with the same "大家可以放心冲":
     a generic phrase occurs in at most one line of a story, and every 产品推荐 line names the product."""
-    from tools.story.esync import load_esync
     from tools.narrate.corpus import default_corpus
     from tools.narrate.naming import long_name
     from tools.narrate.narrator import EmbeddedNarrator
     from tools.narrate.text import GENERIC_FILLERS
+    from tools.story.esync import load_esync
 
     nar = EmbeddedNarrator(default_corpus("zh"))
     for v in load_esync(esync_dev)[5::40]:  # 8 videos spread over the file
@@ -1079,8 +1079,13 @@ def test_every_template_sentence_passes_the_grounding_test_with_a_fact_of_the_pr
     dev bunk bed, "很好用。真香！值得一试。一定要试试。推荐给大家。…"). Every template, filled with a
     fact the product has, must pass it."""
     from tools.narrate.grounding import Grounder
-    from tools.narrate.templates import (FACT_SENTENCES, GENERIC_SENTENCES, KIND_DEMO_SENTENCES_ZH, LONG_SHOT_FACT_SENTENCES,
-                                         TEMPLATES)
+    from tools.narrate.templates import (
+        FACT_SENTENCES,
+        GENERIC_SENTENCES,
+        KIND_DEMO_SENTENCES_ZH,
+        LONG_SHOT_FACT_SENTENCES,
+        TEMPLATES,
+    )
 
     prod = ProductInfo(name="晨曦玻尿酸补水精华液", language="zh",
                        aspects=[AspectPoints(aspect="外观", points=["磨砂玻璃瓶"]), AspectPoints(aspect="活动优惠", points=["618"])])
@@ -1105,9 +1110,8 @@ def test_a_highlight_is_a_thing_and_a_feeling_is_felt():
     (lasting is no feeling); seed 269: "爱了爱了，是它的一大亮点。". Corpus sentences that lean on their
     own ad ("感觉真的就不一样了呢，真好看。", "一点一点的给你补回来。") are not said."""
     from tools.narrate.corpus import default_corpus
-    from tools.narrate.frames import typed_facts
+    from tools.narrate.frames import typed_facts, usage_of
     from tools.narrate.narrator import EmbeddedNarrator, corpus_usage
-    from tools.narrate.frames import usage_of
 
     counts = corpus_usage(default_corpus("zh"))
     facts = {f.point: f for f in typed_facts([("质地", "轻薄水润", 1.0), ("外观", "网眼设计", 1.0)], "zh",
@@ -1154,12 +1158,12 @@ def test_round_fifteen_rejections_are_not_said():
     introduction after the demonstration), "绝对是一种体验。" (leans on its own ad), "这款everbab艾蓓拉"
     (a brand, not the eyelash curler)."""
     from tools.narrate.adapt import arrange_line, fits_beat
-    from tools.narrate.frames import _starts_with_verb, head_kind, parse_template, typed_facts
+    from tools.narrate.frames import head_kind, parse_template, starts_with_verb, typed_facts
     from tools.narrate.naming import long_name
 
     assert head_kind("双边吸奶器") == "product" and head_kind("启初黄色双肩妈咪包") == "product"
     assert head_kind("有机") != "product" and head_kind("网眼设计") != "product"
-    assert _starts_with_verb("软化角质蛋白")
+    assert starts_with_verb("软化角质蛋白")
     facts = {f.point: f for f in typed_facts([("活动优惠", "1至4折起", 1.0), ("外观", "时而柔媚", 1.0)], "zh")}
     assert "享1至4折起" in facts and "时而柔媚" not in facts
     frame = parse_template("c", "绝对是一种体验。", "产品功效", "zh")

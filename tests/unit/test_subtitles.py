@@ -99,3 +99,16 @@ def test_no_cue_is_one_short_row_left_over():
             return "".join(ch for ch in t if ch.isalnum())
 
         assert bare("".join(cues)) == bare(text)  # every word, in order
+
+
+@pytest.mark.parametrize("text, name", [
+    ("今天给大家推荐Luma加厚防爆瑜伽球。", "Luma加厚防爆瑜伽球"),  # was "…推荐Luma加厚 / 防爆瑜伽球"
+    ("最近一直在用欧莱雅第二代紫熨斗眼霜，真的很不错。", "欧莱雅第二代紫熨斗眼霜"),  # was "…欧莱雅第二代 / 紫熨斗眼霜"
+    ("给大家推荐安热沙金灿倍护防晒喷雾，减少肌肤损伤又保湿水润。", "安热沙金灿倍护防晒喷雾"),
+])
+def test_zh_rows_break_at_phrase_boundaries_not_inside_a_name(text, name):
+    """A seller's video (Luma ball, 9:16): the first cue broke inside the product's name. Where a
+    phrase boundary fits (after 推荐, 在用) the row breaks there; the name is read whole."""
+    rows = [r for c in split_phrases(text, "zh", max_row_chars("zh", "9:16")) for r in c.split("\n")]
+    assert any(name in r for r in rows), rows
+    assert "".join(rows).replace("，", "") == text.rstrip("。").replace("，", "")

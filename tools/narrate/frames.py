@@ -840,7 +840,7 @@ _EFFECT_VERBS_ZH = re.compile(r"软化|淡化|修护|修复|改善|抑制|促进
                               r"滋养|滋润|紧致|收缩|疏通|对抗|阻隔|维稳|锁住|深入")
 
 
-def _starts_with_verb(point: str) -> bool:
+def starts_with_verb(point: str) -> bool:
     """"软化角质蛋白", "萃取天然植物成分", "配合特殊柔性网EX技术": a verb phrase, not an ingredient, a
     material or a technique ("采用配合…" stacks two verbs)."""
     toks = words_zh(point)
@@ -944,7 +944,7 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                                          and not (_NOT_INGREDIENT_ZH.search(f.point) or "的" in f.point)))
                  and (s.cls != "mat" or (head_kind(f.point) in ("ingredient", "material", "tech") and not _LIST_ZH.search(f.point)))
                  and (s.cls != "matl" or (head_kind(f.point) in ("ingredient", "material") and not _LIST_ZH.search(f.point)))
-                 and (s.cls not in ("ing", "mat", "matl", "matq", "tech") or not (_NOT_TOUTED_ZH.search(f.point) or _starts_with_verb(f.point)))
+                 and (s.cls not in ("ing", "mat", "matl", "matq", "tech") or not (_NOT_TOUTED_ZH.search(f.point) or starts_with_verb(f.point)))
                  and (s.cls != "res" or _names_a_result(f.point))
                  and (s.cls != "aud" or head_kind(f.point) == "audience")
                  and (s.cls != "aud" or not safe_for or bool(_SAFE_FOR_ZH.search(f.point)))

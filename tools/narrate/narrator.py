@@ -47,10 +47,10 @@ from tools.core.errors import ToolInputError
 from tools.core.models import Language, Model, NarrationLine, ProductInfo, StoryBeat
 from tools.core.registry import register
 from tools.narrate.adapt import (
-    _SHOWN_ZH,
     ANSWER_ZH,
     MAX_GENERIC,
     MAX_NAME_MENTIONS,
+    SHOWN_ZH,
     W_OVERLAP_ITEM,
     Sentence,
     StoryState,
@@ -63,7 +63,7 @@ from tools.narrate.adapt import (
     sentence_candidates,
 )
 from tools.narrate.corpus import CORPUS_FILES, Corpus, default_corpus
-from tools.narrate.frames import (Frame, _starts_with_verb, frames_from_line, head_kind, name_words, parse_template, usage_counts,
+from tools.narrate.frames import (Frame, frames_from_line, head_kind, name_words, parse_template, starts_with_verb, usage_counts,
                                   usage_of, words_zh)
 from tools.narrate.grounding import Grounder
 from tools.narrate.lm import CharLM
@@ -494,15 +494,15 @@ class EmbeddedNarrator:
                 frame = w.filled.frame
                 if f.group != "look" and re.search(r"^你看|一眼就能看出来", w.text):
                     continue
-                if "一眼就能看出来" in w.text and (not _SHOWN_ZH.search(f.point) or re.search(r"隐藏|隐形|无痕", f.point)):
+                if "一眼就能看出来" in w.text and (not SHOWN_ZH.search(f.point) or re.search(r"隐藏|隐形|无痕", f.point)):
                     continue  # seen at a glance: a colour or a design, never "隐藏的袋子" nor "塑身衣" (seeds 281/283)
                 if _HIGHLIGHT_ZH.search(w.text) and (len(re.findall(r"[\u4e00-\u9fff]", f.point)) < 2
                                                      or head_kind(f.point) == "audience" or not f.cls.startswith("np")
                                                      or zh_pos(words_zh(f.point)[0]) in ("d", "ad")  # "直接成分", "依然透亮光采"
-                                                     or _starts_with_verb(f.point) or len(f.point) <= 3 and f.point.endswith("提取物")
+                                                     or starts_with_verb(f.point) or len(f.point) <= 3 and f.point.endswith("提取物")
                                                      or not (_FEATURE_HEAD_ZH.search(f.point)
                                                              or head_kind(f.point) in ("ingredient", "material", "tech")
-                                                             or ("一大亮点" in w.text and _SHOWN_ZH.search(f.point)))
+                                                             or ("一大亮点" in w.text and SHOWN_ZH.search(f.point)))
                                                      or not (f.sure or f.group in ("look", "material"))):
                     # "521，是它的一大亮点", "大码男士，…": a number or an audience is no highlight; nor is a word
                     # that is not surely a thing ("爱了爱了，是它的一大亮点" was rejected by both raters of seed

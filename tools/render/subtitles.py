@@ -4,7 +4,8 @@ A narration line becomes cues of at most :data:`MAX_ROWS` rows, each row at most
 :func:`max_row_chars` long for the frame (about 70 % of its width at the default font size):
 
 * Chinese (GB/T 15834 and the kinsoku rules of CJK typesetting, 避头尾): rows break at clause
-  punctuation first, then between words (jieba), never inside a word or a number; a row never
+  punctuation first, then between words (jieba) at a phrase boundary (after 推荐, before 这款 …)
+  rather than inside a phrase or a name, never inside a word or a number; a row never
   begins with closing punctuation (，。！？；：、」』）》”’…) — a comma that would start a row hangs at
   the end of the previous one — and never ends with opening punctuation (“「『（《), which moves to
   the next row. Commas and full stops at the end of a row or cue are dropped (subtitle style);
@@ -86,40 +87,75 @@ def _units_zh(text: str) -> list[str]:
     return units
 
 
+#: zh row breaks that end a phrase: after a verb that introduces what follows ("今天给大家推荐 / …",
+#: "最近一直在用 / …") or before a word that opens a phrase (这款, 而且, 真的 …); anywhere else a break
+#: falls inside a phrase, often inside a name ("今天给大家推荐Luma加厚 / 防爆瑜伽球").
+_ZH_BREAK_AFTER = re.compile(r"(推荐|介绍|推荐的是|就是|是|在用|用|选|带|给你|给大家|的是|了|吧|呢|啊)$")
+_ZH_BREAK_BEFORE = re.compile(r"^(这款|这个|这是|今天|现在|我们|我|你|它|而且|另外|还|又|也|都|就|真的|非常|可以|能|让|帮|不仅|不|很|"
+                              r"更|再|用|上手|点击|马上|赶紧|快)")
+
+
+def _break_cost_zh(left: str, right: str) -> float:
+    """Cost of ending a row with ``left`` and starting the next with ``right``: nothing at a clause
+    end, little at a phrase boundary (:data:`_ZH_BREAK_AFTER`, :data:`_ZH_BREAK_BEFORE`), much inside
+    a phrase."""
+    if left[-1:] in _CLAUSE_END:
+        return 0.0
+    if _ZH_BREAK_AFTER.search(left):
+        return 1.0
+    if _ZH_BREAK_BEFORE.match(right):
+        return 2.0
+    return 6.0
+
+
 def _rows_zh(text: str, limit: int) -> list[str]:
+    """Rows of a zh line: each sentence broken where the total cost is least (a dynamic programme
+    over the break points between units, :func:`_units_zh`): one per row, the room a row leaves
+    empty (squared), and :func:`_break_cost_zh` of each break, so rows break at clause ends first,
+    then at phrase boundaries, and inside a phrase only when nothing else fits."""
     units = _units_zh(text.lstrip("".join(NO_ROW_START) + " "))
-    rows: list[str] = []
-    cur: list[str] = []
+    joined = "".join(units)
+    offs = [0]
+    for u in units:
+        offs.append(offs[-1] + len(u))
 
-    def width(us: list[str]) -> int:
+    def width(i: int, j: int) -> int:
         # punctuation hanging at the end of a row does not count (it may overhang the margin)
-        s = "".join(us)
-        return len(s.rstrip("".join(NO_ROW_START)))
+        return len(joined[offs[i]:offs[j]].rstrip("".join(NO_ROW_START)))
 
-    i = 0
-    while i < len(units):
-        u = units[i]
-        if cur and width(cur + [u]) > limit:
-            # break at the last clause end inside the row if there is one far enough in
-            cut = len(cur)
-            for k in range(len(cur) - 1, 0, -1):
-                if cur[k - 1][-1] in _CLAUSE_END and width(cur[:k]) >= limit // 2:
-                    cut = k
-                    break
-            rows.append("".join(cur[:cut]))
-            cur = cur[cut:]
+    segments, start = [], 0
+    for k, u in enumerate(units):
+        if u[-1] in _SENTENCE_END and k + 1 < len(units):
+            segments.append((start, k + 1))  # a sentence ends here: so does the row
+            start = k + 1
+    segments.append((start, len(units)))
+    rows: list[str] = []
+    for a, b in segments:
+        if a >= b:
             continue
-        if not cur and len(u) > limit:  # a single word longer than a row (a long code): split it
-            while len(u) > limit:
-                rows.append(u[:limit])
-                u = u[limit:]
-        cur.append(u)
-        if u[-1] in _SENTENCE_END and i + 1 < len(units):
-            rows.append("".join(cur))  # a sentence ends here: so does the row
-            cur = []
-        i += 1
-    if cur:
-        rows.append("".join(cur))
+        best = [float("inf")] * (b + 1)
+        back = [a] * (b + 1)
+        best[a] = 0.0
+        for j in range(a + 1, b + 1):
+            for i in range(j - 1, a - 1, -1):
+                w = width(i, j)
+                if w > limit and j - i > 1:
+                    break  # a row of several units never overflows (a single long unit is split below)
+                cost = best[i] + 1.0
+                if j < b:
+                    cost += ((limit - min(w, limit)) / limit) ** 2 + _break_cost_zh(joined[offs[i]:offs[j]], units[j])
+                if cost < best[j]:
+                    best[j], back[j] = cost, i
+        spans, j = [], b
+        while j > a:
+            spans.append((back[j], j))
+            j = back[j]
+        for i, j in reversed(spans):
+            r = joined[offs[i]:offs[j]]
+            while j - i == 1 and len(r.rstrip("".join(NO_ROW_START))) > limit:  # a word longer than a row (a long code)
+                rows.append(r[:limit])
+                r = r[limit:]
+            rows.append(r)
     out = []
     for r in rows:
         r = r.rstrip(_DROP_AT_ROW_END).strip()
@@ -189,8 +225,14 @@ def _balanced_rows(sentence: str, language: Language, limit: int) -> list[str]:
         for lim in range(limit - 1, max(int(limit * 0.6), 1), -1):
             again = rows_for_text(sentence, language, lim)
             if len(again) % MAX_ROWS == 0:
-                return again
+                # zh: not at the price of a break inside a phrase ("欧莱雅第二代 / 紫熨斗眼霜")
+                return again if language != "zh" or _breaks_zh(again) <= _breaks_zh(rows) else rows
     return rows
+
+
+def _breaks_zh(rows: list[str]) -> float:
+    """Total :func:`_break_cost_zh` of the row breaks of a sentence."""
+    return sum(_break_cost_zh(a, b) for a, b in zip(rows, rows[1:]))
 
 
 def split_phrases(text: str, language: Language, limit: int) -> list[str]:
