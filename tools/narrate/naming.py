@@ -320,7 +320,7 @@ KIND_NOUNS_ZH: frozenset[str] = frozenset("""
 
 #: What may follow a kind noun in the title when it is only the first half of a compound
 #: ("洗衣机龙头", "床头灯", "防晒衣", "文胸贴", "牛奶水乳", "维生素CE精华"): then it is not the kind.
-_KIND_CONTINUES_ZH = re.compile(r"^(龙头|头|衣|柜|灯|架|贴|袋|盒|罩|水|池|[A-Za-z]{1,2}(?![A-Za-z0-9]))")
+_KIND_CONTINUES_ZH = re.compile(r"^(龙头|水|" + "|".join(sorted(_CATEGORY_GOES_ON_ZH)) + r"|[A-Za-z]{1,2}(?![A-Za-z0-9]))")
 
 
 def kind_noun(product: ProductInfo, language: Language = "zh") -> str:
