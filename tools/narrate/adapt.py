@@ -501,7 +501,8 @@ def arrange_line(parts: tuple[Sentence, ...]) -> tuple[Sentence, ...]:
         if _INVITE_ZH.match(p.text):
             return 0  # a demonstration opens the line
         if _stock(p):
-            return 3
+            # praise before the offer, the call to buy last: not "现在下单，还有最大福利。每天都离不开它。点击下方链接…" (seed 307)
+            return 3.5 if _SHOPPING_ZH.search(p.text) else 2.4
         if _SHOPPING_ZH.search(p.text):
             return 2.5  # the offer and the call to buy close a line, after what the product is ("送小样。另外，它还能…")
         if p.names:
@@ -524,6 +525,17 @@ def _answers_first(parts: tuple[Sentence, ...]) -> tuple[Sentence, ...]:
 _NO_EFFECT_GROUPS = frozenset({"look", "offer", "service", "cert", "related"})
 
 
+#: en praise of a visible result: said after what the product does ("It wicks sweat away."), not after a part it has.
+_SEE_DIFFERENCE_EN = re.compile(r"see the difference", re.IGNORECASE)
+#: zh reassurance of a sensitive group ("敏感肌也能放心使用"): adds to a claim, never answers a problem.
+_REASSURES_ZH = re.compile(r"也能放心使用")
+
+
+def _says_an_effect_en(s: Sentence) -> bool:
+    """Whether an en sentence says what the product does: a verb phrase fact ("It wicks sweat away.")."""
+    return bool(s.facts) and any(sc.startswith("vp") for sc, _fc in s.filled.fills)
+
+
 def _problem_not_first(parts: Sequence[Sentence]) -> bool:
     """Whether a line's sentences are out of order: a problem is set up at the start of a line,
     never after praise ("口碑一直很好。你是否也遇到过这样的烦恼？"); an answer ("别担心，…") comes
@@ -542,6 +554,10 @@ def _problem_not_first(parts: Sequence[Sentence]) -> bool:
         if prev is not None and not p.facts and _EFFECT_PRAISE_ZH.search(p.text) and (
                 (prev.groups and prev.groups <= _NO_EFFECT_GROUPS) or (not prev.groups and prev.filled.frame.template)):
             return True  # "效果很明显" follows what works: not "你看，甜蜜流程卡片。效果很明显。", "小针管精华，一眼就能看出来。效果很明显。"
+        if _SEE_DIFFERENCE_EN.search(p.text) and (prev is None or not _says_an_effect_en(prev)):
+            return True  # "It features a hidden passport pocket. You will see the difference." (seed 293)
+        if prev is not None and _REASSURES_ZH.search(p.text) and _PROBLEM_SETUP_ZH.search(prev.text):
+            return True  # "很多人都有粗糙纹路的困扰。所有肤质也能放心使用。" (seed 293): 也 of what?
     return len(parts) > 1 and bool(_PROBLEM_SETUP_ZH.search(parts[0].text)) and parts[1].kind == "generic"
 
 

@@ -67,7 +67,8 @@ _ZH_OFFER_GAIN_RE = re.compile(r"(?<!放)送(?!礼)|立减|满减|减\d|直降|[
 #: Verbs that need an object: a fact of this verb alone ("改善", "修护") leaves the sentence
 #: hanging ("给大家推荐…，改善又紧致").
 _TRANSITIVE_ZH = frozenset("""改善 修护 提升 淡化 减少 抵御 增强 促进 打造 保护 修复 调理 预防 去除 对抗 抑制 阻隔 帮助 解决 缓解
-告别 远离 击退 赶走 加速 提高 增加 降低 维持 保持 呵护 守护 激活 唤醒 焕活 重塑 拯救 调节 调整 控制 提供 保证 确保 实现 支持 吸收""".split())
+告别 远离 击退 赶走 加速 提高 增加 降低 维持 保持 呵护 守护 激活 唤醒 焕活 重塑 拯救 调节 调整 控制 提供 保证 确保 实现 支持 吸收
+添加 不添加 含有 不含 含 采用 使用""".split())  # "而且它不添加" (seed 293): adds what?
 
 
 #: zh words that end a noun phrase whatever comes before them (修护成分, 减震结构, 立体剪裁).
@@ -222,6 +223,10 @@ def fact_class(point: str, language: Language, group: str = "") -> str:
     if len(parts) >= 2 and (parts[-1][0] in _HEAD_NOUNS_ZH or parts[-1][0] in _NOUN_SUFFIX_ZH
                             or (any(w == "的" for w, _ in parts[1:-1]) and parts[-1][1][:1] == "n")):
         return "np"  # 熬夜修护成分, 显色度, 来自火星的粉棕色: a noun phrase whatever its first word
+    if len(parts) >= 2 and _EFFECT_VERBS_ZH.fullmatch(parts[0][0]) and parts[1][1][:1] in ("n", "a", "v") \
+            and parts[-1][1][:1] != "v":
+        return "vp"  # 淡化细纹, 改善暗沉, 紧致肌肤: an effect verb and what it works on (jieba tags 淡化 a noun and 紧致 an
+        # adjective; "而且它改善暗沉", "这款面霜，淡化细纹，很不错" read its object as how the product is)
     if len(parts) == 1:
         if first in ("v", "vd"):
             return "vp"
@@ -872,6 +877,15 @@ _SAFE_FOR_ZH = re.compile(r"(敏感|干|油|混油|混干|混合|中性|痘|孕|
                           r"孩子|老人|男士|女士|学生|新手|素颜|油痘|问题肌")
 _LASTING_ZH = re.compile(r"耐|稳|牢|结实|坚固|抗摔|防摔|防水|防尘|不变形|不易|静音|不噪|持久|密封|回弹|扎实|厚实|精细|做工|质量|品质|安全|精准")
 #: Effect verbs that take an object: alone in a verb slot they dangle ("用了之后，可以舒缓", "它还能清洁").
+#: A user's manner of doing something ("安心护肤", "放心使用"): the product does not do it ("它能安心护肤").
+_USER_MANNER_ZH = re.compile(r"安心|放心|随心|尽情|大胆")
+#: How skin looks after use ("白皙透亮", "红润有光泽"): the skin's state, never the product's ("而且它白皙透亮").
+_SKIN_STATE_ZH = re.compile(r"白皙|透亮|红润|白嫩|嫩白|水嫩|亮白|嫩滑|白里透红")
+#: What makes an English product last ("Built to last, with {F}"): a tough material, a reinforced part, a guarantee.
+_LASTING_EN = re.compile(r"\b(durable|durability|reinforced|sturdy|tough|rugged|heavy[- ]duty|water[- ]?(proof|resistant|repellent)|"
+                         r"abrasion|rip-?stop|tear|scratch|shock|impact|stitch(ed|ing)?|steel|alumin(i)?um|metal|leather|nylon|canvas|"
+                         r"polyester|solid|hardwood|oak|walnut|warranty|guarantee|long[- ]lasting|lasting|hard[- ]wearing|wear[- ]resistant|"
+                         r"rust|corrosion|weather|uv|fade|robust|welded|forged)\b", re.IGNORECASE)
 _BARE_TRANSITIVE_ZH = frozenset("舒缓 清洁 修护 修复 保护 改善 提升 减少 缓解 预防 抵御 去除 淡化 呵护 调节 促进 增强 防止 抑制 对抗 帮助 解决".split())
 
 
@@ -928,6 +942,8 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
     user_gain = bool(re.search(r"用了之后|帮你|帮助你", literal))
     # "{aud}也能放心使用" is said of a sensitive group, not of "色斑肌肤", "细致肌肤", "深层肤质" (seeds 281/283)
     safe_for = "放心使用" in literal
+    # "Built to last, with a reflective heel tab": only what makes it last follows (seed 293)
+    built_to_last = "Built to last" in literal
     rank = {g: i for i, g in enumerate(prefer_groups)}
     options: list[list[Fact]] = []
     for s in slots:
@@ -949,6 +965,11 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (s.cls != "aud" or head_kind(f.point) == "audience")
                  and (s.cls != "aud" or not safe_for or bool(_SAFE_FOR_ZH.search(f.point)))
                  and (s.cls != "vp" or not user_gain or not _LASTING_ZH.search(f.point))
+                 # "它能安心护肤" (seed 293): 安心/放心 is how the user does it, said only of the user's gain
+                 and (s.cls != "vp" or user_gain or not _USER_MANNER_ZH.match(f.point))
+                 # "而且它白皙透亮" (seed 293): how the skin looks after use is not how the product is
+                 and (s.cls not in ("ap", "ap1") or not _SKIN_STATE_ZH.search(f.point))
+                 and (not built_to_last or bool(_LASTING_EN.search(f.point)))
                  and (s.group != "service" or not re.match(r"(不包含|不含|不支持|不提供|没有|无法|不能|仅|只)", f.point))
                  and (s.cls != "crt" or (head_kind(f.point) == "cert" and not re.search(r"(检测|测试|质检|鉴定)$", f.point)))
                  and (s.cls != "crtx" or head_kind(f.point) == "cert")  # "CQC，用着更安心" names no certificate
