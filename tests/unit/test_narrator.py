@@ -1247,6 +1247,16 @@ def test_round_seventeen_rejections_are_not_said():
     built = [f.text for f in fill_frame(parse_template("t3", "Built to last, with {fact:benefit:np*}.", None, "en"), en, set(), ["it"],
                                         "en", limit=5)]
     assert built and all("heel tab" not in t for t in built) and any("reinforced base" in t for t in built), built
+    en2 = typed_facts([("features", "storage drawer", 1.0), ("benefits", "all-day comfort", 1.0)], "en")
+    gives = [f.text for f in fill_frame(parse_template("t4", "It gives you {fact:benefit:np*}.", None, "en"), en2, set(), ["it"],
+                                        "en", limit=5)]
+    assert gives and all("drawer" not in t for t in gives), gives  # seed 311: "It gives you a storage drawer."
+    # seed 313: "店铺订单默认无礼袋，这一点真的很加分。" (a shop's disclaimer), "你看，黄黑皮。" (whom it is for)
+    assert not typed_facts([("通用卖点", "店铺订单默认无礼袋", 1.0)], "zh")
+    from tools.narrate.adapt import _shown
+
+    assert not _shown("黄黑皮", "np") and not _shown("油皮", "np") and not _shown("敏感肌", "np")
+    assert _shown("头层牛皮", "np") and _shown("磨砂机身", "np")  # leather and a body are in the picture
 
     # a whole story: the call to buy closes a line, praise comes before it; "You will see the difference"
     # follows what the product does; reassurance never answers a problem
@@ -1256,6 +1266,10 @@ def test_round_seventeen_rejections_are_not_said():
     beats = [NarrationBeat(label="产品功效", word_min=9, word_max=13) for _ in range(4)]
     for ln in narrate_storyline(NarrateInput(product=prod, beats=beats)).lines:
         assert not re.search(r"(pocket|sleeve)\. You will see the difference", ln.text), ln.text
+        assert not re.match(r"(On top of that|Plus,)", ln.text), ln.text  # adds to nothing said in its line
+    shirt = ProductInfo(name="Harbor Linen Shirt", language="en", aspects=[AspectPoints(aspect="materials", points=["linen"])])
+    for ln in narrate_storyline(NarrateInput(product=shirt, beats=beats)).lines:
+        assert "easy to use" not in ln.text, ln.text  # a shirt is worn (seed 311)
     zh = ProductInfo(name="晨曦修护面霜", language="zh", aspects=[
         AspectPoints(aspect="痛点", points=["粗糙纹路"]), AspectPoints(aspect="适用人群", points=["敏感肌"]),
         AspectPoints(aspect="活动优惠", points=["最大福利"])])

@@ -31,7 +31,7 @@ from functools import lru_cache
 from itertools import islice
 
 from tools.core.models import Language, ProductInfo, count_words
-from tools.narrate.frames import EVENTS_ZH, FILL_SIM, Fact, Filled, Frame, fill_frame, typed_facts
+from tools.narrate.frames import EVENTS_ZH, FILL_SIM, Fact, Filled, Frame, fill_frame, head_kind, typed_facts
 from tools.narrate.grounding import Grounder
 from tools.narrate.templates import KIND_DEMO_SENTENCES_ZH
 from tools.narrate.guard import grammar_errors, slot_errors
@@ -138,6 +138,8 @@ class Target:
         self.name_words = frozenset(content_words(self.short + " " + self.long, language)) if language in NAME_NOT_REPEAT else frozenset()
         # a garment or shoe is tried on and worn: its sentences say "穿起来", "上身", never "用起来" (same length)
         self.worn = worn_zh(product.name) if language == "zh" else ""
+        # a shirt or a shoe is worn, not "easy to use" (seed 311: "Built for everyday life. It is easy to use.")
+        self.worn_en = language == "en" and bool(_WORN_EN.search(product.name))
         # "这款面霜" where a pronoun would open a sentence: how sellers refer to what they hold (narrator §3.1)
         self.demo = "这款" + kn if kn else ""
         # a name that ends in its kind ("Fresh馥蕾诗玫瑰面膜") already says it: "这款面膜" once more, not twice
@@ -217,6 +219,10 @@ _NEEDS_CONTEXT_ZH = re.compile(r"不一样了|补回来|一种体验|反而|不�
                                r"上面|前面|它们|他们|她们|咱|保证|互相|同款|一下子|^[但而那又再还就]|第[一二三]")
 
 
+#: English names of things worn: they are worn, not used.
+_WORN_EN = re.compile(r"\b(shirt|shirts|tee|t-shirt|blouse|jacket|coat|parka|dress|skirt|pants|trousers|jeans|shorts|leggings|"
+                      r"hoodie|sweater|sweatshirt|cardigan|shoes?|sneakers?|trainers|boots?|sandals|socks|hat|beanie|gloves|scarf|"
+                      r"bra|tank|tights)\b", re.IGNORECASE)
 #: A zh listing title that sells a service (a renovation, an installation, a course), not a thing.
 _SERVICE_ZH = re.compile(r"服务|改造|上门|安装费|维修|课程|培训|陪练|代办|设计费")
 #: Facts no picture shows (a service, a smell, software, a change of packaging): never after "你看".
@@ -229,6 +235,10 @@ SHOWN_ZH = re.compile(r"([红橙黄绿青蓝紫粉棕灰黑白金银]|色|色系
                        r"轮|灯|罩|扣|口|系列|款式|版型|外形|颜值|质地|光泽|微光|车架|跑台|包|盒|亮片|压褶)$")
 
 
+#: Skin types sellers write short ("油皮", "黄黑皮"): people, not leather.
+_SKIN_TYPE_ZH = re.compile(r"(黄黑|黄|黑|白|油|干|混油|混干|敏感|中性|痘痘|痘|薄)皮")
+
+
 def _shown(point: str, cls: str = "") -> bool:
     """Whether "你看，{point}" points at something the picture shows: a thing, by its noun
     (:data:`SHOWN_ZH`, or any noun phrase of class ``cls`` "np"), never a measure, a claim, an
@@ -238,6 +248,8 @@ def _shown(point: str, cls: str = "") -> bool:
     look noun is said ("你看，黑色素输送通路", filed under 外观)."""
     if _UNSEEN_ZH.search(point) or re.search(r"\d|[不无没]|很|非常|更|显瘦|显白|以内|时间|用量|[力性度]$", point):
         return False
+    if head_kind(point) == "audience" or _SKIN_TYPE_ZH.fullmatch(point):
+        return False  # "你看，黄黑皮" (seed 313): whom it is for is no thing in the picture
     return bool(SHOWN_ZH.search(point)) or cls == "np"
 
 
@@ -320,6 +332,8 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
                 continue  # "你看，免费换新服务", "你看，抑菌消臭", "你看，mac电脑系统": nothing the picture shows
             if lang == "zh" and fl.text.startswith("用了之后") and any(re.match(r"[免可不无防]", f) or "机洗" in f for f in fl.facts):
                 continue  # "用了之后，可以免拆杯可机洗": a feature, not what using it does
+            if target.worn_en and not frame.uid.startswith("user:") and re.search(r"\beasy to use\b", fl.text):
+                continue
             if target.service and not frame.uid.startswith("user:") and _PRODUCT_USE_ZH.search(fl.text):
                 continue  # a service is booked, not used every day ("每天都离不开它" of a kitchen renovation)
             seen_text.add(fl.text)
@@ -474,7 +488,7 @@ def fill_to_range(mains: Sequence[Sentence], pool: Sequence[Sentence], word_min:
 #: Sentences that say whom the product is for: one a line (two may contradict each other).
 _AUDIENCE_LINE_ZH = re.compile(r"适合|也能放心使用|专为|专门为")
 #: Sentences that add to what the sentence before them claimed.
-_ADDS_ZH = re.compile(r"(而且|另外|此外|还有|同时|并且)")
+_ADDS_ZH = re.compile(r"(而且|另外|此外|还有|同时|并且|On top of that\b|Plus,)")  # en too: "On top of that, …" opens no line
 #: Pain templates that answer a problem just set up ("别担心，今天就来帮你解决。").
 ANSWER_ZH = re.compile(r"^(别担心|其实解决起来)")
 

@@ -121,6 +121,11 @@ _NOT_TOUTED_ZH = re.compile(r"^(乙基|甲基|丙基|丁基|己基|双-|二苯)|
 _EN_PART_HEADS = frozenset("lining upper uppers sole soles outsole insole paint finish coating trim pocket pockets strap straps panel panels "
                            "zipper zip handle handles lid cap button buttons".split())
 
+#: English parts and fittings a product has ("It has a storage drawer"); it gives comfort, warmth, support.
+_EN_THING_HEADS = _EN_PART_HEADS | frozenset("""tab tabs desktop desk drawer drawers sleeve sleeves compartment compartments
+shelf shelves leg legs base frame stand hood collar cuff cuffs buckle buckles wheel wheels heel midsole cable cord port ports
+switch display screen battery motor blade blades filter nozzle hook hooks loop loops clip clips latch bottle bag case cover""".split())
+
 
 def words_zh(point: str) -> list[str]:
     """The jieba words of a zh phrase, without punctuation."""
@@ -396,6 +401,8 @@ def typed_facts(facts: Iterable[tuple[str, str, float]], language: Language,
         if language == "zh" and g not in ("offer", "service") and (_FRAGMENT_ZH.search(p) or _JUNK_ZH.search(p)
                                                                  or p in _TRANSITIVE_ZH):
             continue  # a question, a time clause or a listing's field ("无服装版型信息") is no phrase to say  # 使用, 效果, 产品: a word any product could say is not a fact of this one
+        if language == "zh" and re.search(r"默认(无|不|没有)", p):
+            continue  # "店铺订单默认无礼袋" (seed 313): a shop's disclaimer is no selling point
         if g not in ("offer", "service") and _SHOPPING_RE.search(p):
             g = "offer"
         if g == "offer" and language == "zh" and re.fullmatch(r"[0-9一二三四五六七八九.至到~-]+折起?", p):
@@ -944,6 +951,8 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
     safe_for = "放心使用" in literal
     # "Built to last, with a reflective heel tab": only what makes it last follows (seed 293)
     built_to_last = "Built to last" in literal
+    # "It gives you a reflective heel tab", "It gives you a storage drawer" (seeds 293/311): a part is had, not given
+    gives = language == "en" and bool(re.search(r"gives you|^Enjoy", literal))
     rank = {g: i for i, g in enumerate(prefer_groups)}
     options: list[list[Fact]] = []
     for s in slots:
@@ -970,6 +979,7 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  # "而且它白皙透亮" (seed 293): how the skin looks after use is not how the product is
                  and (s.cls not in ("ap", "ap1") or not _SKIN_STATE_ZH.search(f.point))
                  and (not built_to_last or bool(_LASTING_EN.search(f.point)))
+                 and (not gives or (re.findall(r"[a-z]+", f.point.lower()) or [""])[-1] not in _EN_THING_HEADS)
                  and (s.group != "service" or not re.match(r"(不包含|不含|不支持|不提供|没有|无法|不能|仅|只)", f.point))
                  and (s.cls != "crt" or (head_kind(f.point) == "cert" and not re.search(r"(检测|测试|质检|鉴定)$", f.point)))
                  and (s.cls != "crtx" or head_kind(f.point) == "cert")  # "CQC，用着更安心" names no certificate
