@@ -1279,3 +1279,20 @@ def test_round_seventeen_rejections_are_not_said():
     sents = re.findall(r"[^。！？]+[。！？]", lines[1])
     calls = [i for i, s in enumerate(sents) if re.search(r"下单|链接", s)]
     assert not calls or calls == list(range(calls[0], len(sents))), lines  # nothing said after the call to buy starts
+
+
+def test_a_pain_shot_without_a_listed_pain_sets_up_choosing_one():
+    """A pain-point shot of a product whose seller listed no pain point was stock praise ("推荐给大家。一定要
+    试试。性价比很高。"): it now sets up the problem every buyer of its kind has, choosing one, and the
+    sentence passes the grammar guard and the grounding test whole; a product with a pain point says that."""
+    from tools.narrate.guard import grammar_errors
+
+    prod = ProductInfo(name="晨曦生姜洗发水", language="zh", aspects=[AspectPoints(aspect="功效", points=["控油", "滋养头皮"]),
+                                                               AspectPoints(aspect="成分", points=["生姜精华"])])
+    beats = [NarrationBeat(label="痛点铺垫", word_min=12, word_max=26), NarrationBeat(label="产品功效", word_min=12, word_max=24)]
+    lines = [ln.text for ln in narrate_storyline(NarrateInput(product=prod, beats=beats)).lines]
+    assert re.search(r"挑选?洗发水", lines[0]) and "烦恼" in lines[0], lines
+    assert not grammar_errors(lines[0], "zh")
+    pained = prod.model_copy(update={"aspects": prod.aspects + [AspectPoints(aspect="痛点", points=["头皮出油"])]})
+    first = narrate_storyline(NarrateInput(product=pained, beats=beats)).lines[0].text
+    assert "头皮出油" in first and "挑选" not in first, first

@@ -33,7 +33,7 @@ from itertools import islice
 from tools.core.models import Language, ProductInfo, count_words
 from tools.narrate.frames import EVENTS_ZH, FILL_SIM, Fact, Filled, Frame, fill_frame, head_kind, typed_facts
 from tools.narrate.grounding import Grounder
-from tools.narrate.templates import KIND_DEMO_SENTENCES_ZH
+from tools.narrate.templates import KIND_DEMO_SENTENCES_ZH, kind_pain_sentences
 from tools.narrate.guard import grammar_errors, slot_errors
 from tools.narrate.lm import CharLM
 from tools.narrate.naming import kind_noun, say_worn, worn_zh
@@ -132,7 +132,7 @@ class Target:
         kn = kind_noun(product, language)
         self.kind = kn
         # how a product of its kind is used ("取适量，轻轻涂抹均匀。"): said whole, true of any such product
-        self.kind_says = frozenset(KIND_DEMO_SENTENCES_ZH.get(kn, ())) if language == "zh" else frozenset()
+        self.kind_says = frozenset(KIND_DEMO_SENTENCES_ZH.get(kn, ()) + kind_pain_sentences(kn)) if language == "zh" else frozenset()
         self.grounder = Grounder(product, language, self.trusted)
         self.short, self.long = short or product.name, long or short or product.name
         self.name_words = frozenset(content_words(self.short + " " + self.long, language)) if language in NAME_NOT_REPEAT else frozenset()

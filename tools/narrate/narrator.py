@@ -68,7 +68,7 @@ from tools.narrate.frames import (Frame, frames_from_line, head_kind, name_words
 from tools.narrate.grounding import Grounder
 from tools.narrate.lm import CharLM
 from tools.narrate.naming import long_name, short_name
-from tools.narrate.templates import LABEL_GROUPS, fact_frames, generic_frames, kind_demo_frames, template_frames
+from tools.narrate.templates import LABEL_GROUPS, fact_frames, generic_frames, kind_demo_frames, kind_pain_frames, template_frames
 from tools.narrate.text import GENERIC_FILLERS, fit_line, tokens, zh_pos
 from tools.story.labels import LabelModel, check_label
 
@@ -376,6 +376,8 @@ class EmbeddedNarrator:
         tpl_main = [(f, PRIOR_TEMPLATE) for f in template_frames(lang) if f.label in parts]
         if "产品试用" in parts and lang == "zh":
             tpl_main += [(f, PRIOR_TEMPLATE) for f in kind_demo_frames(target.kind)]  # "取适量，轻轻涂抹均匀。"
+        if "痛点铺垫" in parts and not introduce and lang == "zh" and not any(f.group == "pain" for f in target.facts):
+            tpl_main += [(f, PRIOR_TEMPLATE) for f in kind_pain_frames(target.kind)]  # "你是否也在为挑选洗发水而烦恼？"
         hi = b.word_max
         mains = sentence_candidates(ranked[:TOP_FRAMES] + tpl_main, target, state, label, names, lm, required, groups,
                                     kind_of, max_len=hi, src_sim=psim)

@@ -166,6 +166,23 @@ KIND_DEMO_SENTENCES_ZH: dict[str, tuple[str, ...]] = {
 }
 
 
+#: A problem every buyer of a kind has, said in a pain-point shot (痛点铺垫) of a product whose seller
+#: listed no pain point: choosing one. Before, such a shot was stock praise ("推荐给大家。一定要试试。
+#: 性价比很高。", 23 of 139 dev pain shots with given labels), which sets up nothing.
+KIND_PAIN_SENTENCES_ZH = ("你是否也在为挑选{kind}而烦恼？", "挑{kind}总是踩雷，你是否也有这样的烦恼？")
+
+
+def kind_pain_sentences(kind: str) -> tuple[str, ...]:
+    """:data:`KIND_PAIN_SENTENCES_ZH` said of a kind noun ("你是否也在为挑选洗发水而烦恼？"); none without one."""
+    return tuple(t.format(kind=kind) for t in KIND_PAIN_SENTENCES_ZH) if kind else ()
+
+
+@lru_cache(maxsize=64)
+def kind_pain_frames(kind: str) -> tuple[Frame, ...]:
+    """:func:`kind_pain_sentences` as slot-free 痛点铺垫 frames (uid ``kindpain:<kind>:<i>``)."""
+    return tuple(parse_template(f"kindpain:{kind}:{i}", t, "痛点铺垫", "zh") for i, t in enumerate(kind_pain_sentences(kind)))
+
+
 @lru_cache(maxsize=64)
 def kind_demo_frames(kind: str) -> tuple[Frame, ...]:
     """:data:`KIND_DEMO_SENTENCES_ZH` of a kind noun as slot-free 产品试用 frames (uid ``kind:<kind>:<i>``)."""
