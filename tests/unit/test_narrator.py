@@ -1296,3 +1296,25 @@ def test_a_pain_shot_without_a_listed_pain_sets_up_choosing_one():
     pained = prod.model_copy(update={"aspects": prod.aspects + [AspectPoints(aspect="痛点", points=["头皮出油"])]})
     first = narrate_storyline(NarrateInput(product=pained, beats=beats)).lines[0].text
     assert "头皮出油" in first and "挑选" not in first, first
+
+
+def test_round_eighteen_rejections_are_not_said():
+    """Seeds 311/313 (blind, both raters): "它原木黄，真的很不错。" (a colour's name is no predicate),
+    "千兆网口，一眼就能看出来。", "点缀缎带蝴蝶结，一眼就能看出来。" (seen at a glance: a colour, a pattern, a
+    design, not a part), "限时好礼给你答案。" (an answer to no question), "是不是总被头痒问题困扰？其实解决起来
+    并不难。每天都离不开它。" (它 of nothing: the product was never named)."""
+    from tools.narrate.adapt import _NEEDS_CONTEXT_ZH, AT_A_GLANCE_ZH, StoryState
+    from tools.narrate.frames import fill_frame, parse_template, typed_facts
+    from tools.narrate.narrator import _has_referent
+    from tools.narrate.templates import generic_frames
+
+    facts = typed_facts([("外观", "原木黄", 1.0), ("外观", "时尚稳固", 1.0)], "zh")
+    said = [f.text for f in fill_frame(parse_template("t", "它{fact:look:ap}，真的很不错。", None, "zh"), facts, set(), ["它"], "zh",
+                                       limit=5)]
+    assert said and "它原木黄，真的很不错。" not in said, said
+    assert not AT_A_GLANCE_ZH.search("千兆网口") and not AT_A_GLANCE_ZH.search("点缀缎带蝴蝶结")
+    assert AT_A_GLANCE_ZH.search("莫兰迪配色") and AT_A_GLANCE_ZH.search("雾霾蓝") and AT_A_GLANCE_ZH.search("镂空设计")
+    assert _NEEDS_CONTEXT_ZH.search("限时好礼给你答案。")
+    it = [f for f in generic_frames("zh") if "离不开它" in "".join(p for p in f.parts if isinstance(p, str))]
+    assert it and not _has_referent(it[0], StoryState(), introduce=False)
+    assert _has_referent(it[0], StoryState(), introduce=True) and _has_referent(it[0], StoryState(name_mentions=1), False)

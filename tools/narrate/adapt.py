@@ -215,7 +215,7 @@ _PROBLEM_SETUP_ZH = re.compile(r"^(?!.*(解决|告别|摆脱|远离|不再))(?=.
 #: A corpus sentence that states no fact leans on what was said around it in its own ad ("如果所有
 #: 产品都有这个…效果", "使用后，你会发现自然也就轻松了", "等它以后再做一下其他…"); out of that
 #: context it says nothing a listener can follow.
-_NEEDS_CONTEXT_ZH = re.compile(r"不一样了|补回来|一种体验|反而|不然|否则|结果|这样|这个|那个|这些|那些|这种|这里|那里|其他|其它|以后|之后|然后|所以|因此|也就|接下来|刚才|"
+_NEEDS_CONTEXT_ZH = re.compile(r"不一样了|补回来|一种体验|给你答案|反而|不然|否则|结果|这样|这个|那个|这些|那些|这种|这里|那里|其他|其它|以后|之后|然后|所以|因此|也就|接下来|刚才|"
                                r"上面|前面|它们|他们|她们|咱|保证|互相|同款|一下子|^[但而那又再还就]|第[一二三]")
 
 
@@ -237,6 +237,12 @@ SHOWN_ZH = re.compile(r"([红橙黄绿青蓝紫粉棕灰黑白金银]|色|色系
 
 #: Skin types sellers write short ("油皮", "黄黑皮"): people, not leather.
 _SKIN_TYPE_ZH = re.compile(r"(黄黑|黄|黑|白|油|干|混油|混干|敏感|中性|痘痘|痘|薄)皮")
+
+
+#: What is seen "at a glance" ("…，一眼就能看出来"): a colour, a pattern, a cut, a design; never a part
+#: ("千兆网口", "缎带蝴蝶结", seed 311/313: a port is seen, its speed is not; a bow is no quality).
+AT_A_GLANCE_ZH = re.compile(r"([红橙黄绿青蓝紫粉棕灰黑白金银]|色|色系|配色|设计|款|款式|图案|造型|外观|外形|花纹|纹路|印花|线条|颜值|"
+                            r"版型|剪裁|裁剪|光泽|微光|亮片|压褶)$")
 
 
 def _shown(point: str, cls: str = "") -> bool:
@@ -330,6 +336,8 @@ def sentence_candidates(frames: Sequence[tuple[Frame, float]], target: Target, s
                 continue  # a toy or a power bank has features, not a visible "effect"
             if lang == "zh" and re.search(r"^你看|一眼就能看出", fl.text) and not all(_shown(f, cls_of.get(f, "")) for f in fl.facts):
                 continue  # "你看，免费换新服务", "你看，抑菌消臭", "你看，mac电脑系统": nothing the picture shows
+            if lang == "zh" and "一眼就能看出" in fl.text and not all(AT_A_GLANCE_ZH.search(f) for f in fl.facts):
+                continue
             if lang == "zh" and fl.text.startswith("用了之后") and any(re.match(r"[免可不无防]", f) or "机洗" in f for f in fl.facts):
                 continue  # "用了之后，可以免拆杯可机洗": a feature, not what using it does
             if target.worn_en and not frame.uid.startswith("user:") and re.search(r"\beasy to use\b", fl.text):

@@ -884,6 +884,8 @@ _SAFE_FOR_ZH = re.compile(r"(敏感|干|油|混油|混干|混合|中性|痘|孕|
                           r"孩子|老人|男士|女士|学生|新手|素颜|油痘|问题肌")
 _LASTING_ZH = re.compile(r"耐|稳|牢|结实|坚固|抗摔|防摔|防水|防尘|不变形|不易|静音|不噪|持久|密封|回弹|扎实|厚实|精细|做工|质量|品质|安全|精准")
 #: Effect verbs that take an object: alone in a verb slot they dangle ("用了之后，可以舒缓", "它还能清洁").
+#: A colour's name ("原木黄", "雾霾蓝", "奶油白"): not 显白/美白/亮白, which say what it does.
+_COLOUR_NAME_ZH = re.compile(r"(?<![显美亮洁提增])[红橙黄绿青蓝紫粉棕灰黑白金银]$|[^特出本角]色$")
 #: A user's manner of doing something ("安心护肤", "放心使用"): the product does not do it ("它能安心护肤").
 _USER_MANNER_ZH = re.compile(r"安心|放心|随心|尽情|大胆")
 #: How skin looks after use ("白皙透亮", "红润有光泽"): the skin's state, never the product's ("而且它白皙透亮").
@@ -978,6 +980,8 @@ def fill_frame(frame: Frame, facts: Sequence[Fact], used: set[str], names: Seque
                  and (s.cls != "vp" or user_gain or not _USER_MANNER_ZH.match(f.point))
                  # "而且它白皙透亮" (seed 293): how the skin looks after use is not how the product is
                  and (s.cls not in ("ap", "ap1") or not _SKIN_STATE_ZH.search(f.point))
+                 # "它原木黄，真的很不错" (seed 311): a colour's name is no predicate ("外观上，它…" neither)
+                 and (language != "zh" or not s.cls.startswith("ap") or not _COLOUR_NAME_ZH.search(f.point))
                  and (not built_to_last or bool(_LASTING_EN.search(f.point)))
                  and (not gives or (re.findall(r"[a-z]+", f.point.lower()) or [""])[-1] not in _EN_THING_HEADS)
                  and (s.group != "service" or not re.match(r"(不包含|不含|不支持|不提供|没有|无法|不能|仅|只)", f.point))

@@ -50,6 +50,7 @@ from tools.narrate.adapt import (
     ANSWER_ZH,
     MAX_GENERIC,
     MAX_NAME_MENTIONS,
+    AT_A_GLANCE_ZH,
     SHOWN_ZH,
     W_OVERLAP_ITEM,
     Sentence,
@@ -385,7 +386,7 @@ class EmbeddedNarrator:
         ex_frames = [(f, p) for f, p in ranked[:TOP_FRAMES] if not f.has_name and f.sentences == 1]
         ex_frames += [(f, PRIOR_TEMPLATE) for f in template_frames(lang) if not f.has_name and (
             f.label in parts or any(getattr(x, "group", "") in groups for x in f.parts))]
-        ex_frames += [(f, -0.2) for f in generic_frames(lang)]
+        ex_frames += [(f, -0.2) for f in generic_frames(lang) if _has_referent(f, state, introduce)]
         extras = sentence_candidates(ex_frames, target, state, label, [pron, pron], lm, None, groups, kind_of, limit=2,
                                      max_len=hi, src_sim=psim)
         if required:
@@ -437,7 +438,8 @@ class EmbeddedNarrator:
                 for gen_state in (state, StoryState(kind_mentions=state.kind_mentions)):
                     if line is not None:
                         break
-                    gen = sentence_candidates([(f, -0.2) for f in generic_frames(lang)], target, gen_state, label,
+                    gen = sentence_candidates([(f, -0.2) for f in generic_frames(lang) if _has_referent(f, state, introduce)],
+                                              target, gen_state, label,
                                               [pron, pron], lm, None, groups, kind_of, max_len=hi)
                     # an answer ("别担心，今天就来帮你解决。") opens no line: a pain shot of a product with no
                     # problem to set up starts on what the product does, never on a run of stock praise
@@ -496,7 +498,7 @@ class EmbeddedNarrator:
                 frame = w.filled.frame
                 if f.group != "look" and re.search(r"^你看|一眼就能看出来", w.text):
                     continue
-                if "一眼就能看出来" in w.text and (not SHOWN_ZH.search(f.point) or re.search(r"隐藏|隐形|无痕", f.point)):
+                if "一眼就能看出来" in w.text and (not AT_A_GLANCE_ZH.search(f.point) or re.search(r"隐藏|隐形|无痕", f.point)):
                     continue  # seen at a glance: a colour or a design, never "隐藏的袋子" nor "塑身衣" (seeds 281/283)
                 if _HIGHLIGHT_ZH.search(w.text) and (len(re.findall(r"[\u4e00-\u9fff]", f.point)) < 2
                                                      or head_kind(f.point) == "audience" or not f.cls.startswith("np")
@@ -552,6 +554,13 @@ _HIGHLIGHT_ZH = re.compile(r"是它的一大亮点|这一点真的很加分")
 #:类型，…", "耐老化耐高温性差，…".
 _FEATURE_HEAD_ZH = re.compile(r"(?<!锁水)(设计|结构|技术|工艺|科技|配方|功能|材质|面料|接口|按键|模式|款式|造型|配色|刷头|刷毛|涂层|"
                               r"内胆|电机|芯|网|扣|带|袋|兜|口|把手|手柄|轮|灯|屏|垫|层|边)$")
+
+
+def _has_referent(frame: Frame, state: StoryState, introduce: bool) -> bool:
+    """Whether a stock sentence's 它 ("每天都离不开它。") points at something: the product named earlier in
+    the story or in this line; not "是不是总被头痒问题困扰？其实解决起来并不难。每天都离不开它。" (seed 313)."""
+    return introduce or state.name_mentions > 0 or state.kind_mentions > 0 or not any(
+        isinstance(p, str) and "它" in p for p in frame.parts)
 
 
 def _repeat_fill(pool: Sequence[Sentence], lo: int, hi: int, language: Language,
