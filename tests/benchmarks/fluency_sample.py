@@ -17,7 +17,7 @@ tuned with (the narrator was tuned on dev.json by reading the rejected lines of 
 26–109); ``seed113``/``seed127``, ``seed131``/``seed137``, ``seed139``/``seed149`` and
 ``seed151``/``seed157`` are fresh seeds drawn after each round of fixes of the next session,
 and ``seed163``/``seed167``, ``seed173``/``seed179``, ``seed181``/``seed191``, ``seed193``/``seed197``,
-``seed199``/``seed211``, ``seed223``/``seed227``, ``seed229``/``seed233``, ``seed239``/``seed241``, ``seed251``/``seed257``, ``seed263``/``seed269``, ``seed271``/``seed277``, ``seed281``/``seed283`` and ``seed293``/``seed307`` (four raters: the first pair's second answered late, so two more were asked; all four are kept) those of the rounds after it (``key.json`` holds the
+``seed199``/``seed211``, ``seed223``/``seed227``, ``seed229``/``seed233``, ``seed239``/``seed241``, ``seed251``/``seed257``, ``seed263``/``seed269``, ``seed271``/``seed277``, ``seed281``/``seed283`` ``seed293``/``seed307`` (four raters: the first pair's second answered late, so two more were asked; all four are kept), ``seed311``/``seed313`` and ``seed317``/``seed331`` those of the rounds after it (``key.json`` holds the
 lines, so each folder records the code it rated). The sampled products
 are dev products, so every rate is a development number, not a held-out one. Score a folder
 with ``score --dir tests/benchmarks/fluency/seed151``.
