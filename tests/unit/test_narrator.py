@@ -1315,6 +1315,8 @@ def test_round_eighteen_rejections_are_not_said():
     assert not AT_A_GLANCE_ZH.search("千兆网口") and not AT_A_GLANCE_ZH.search("点缀缎带蝴蝶结")
     assert AT_A_GLANCE_ZH.search("莫兰迪配色") and AT_A_GLANCE_ZH.search("雾霾蓝") and AT_A_GLANCE_ZH.search("镂空设计")
     assert _NEEDS_CONTEXT_ZH.search("限时好礼给你答案。")
+    # seeds 317/331: "Colorkey唇釉，不明确。" (a listing's empty field is no fact)
+    assert not typed_facts([("外观", "不明确", 1.0), ("功效", "暂无", 1.0)], "zh")
     it = [f for f in generic_frames("zh") if "离不开它" in "".join(p for p in f.parts if isinstance(p, str))]
     assert it and not _has_referent(it[0], StoryState(), introduce=False)
     assert _has_referent(it[0], StoryState(), introduce=True) and _has_referent(it[0], StoryState(name_mentions=1), False)

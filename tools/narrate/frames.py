@@ -91,7 +91,7 @@ _EASY_ZH = frozenset("易于 易 容易 便于 不易 好".split())
 #: A fact that is a fragment of a sentence, not a phrase: a question (是否支持宏), a time clause
 #: (轻轻按摩后), a hedge; no slot takes it.
 #: Listing fields and joined lists that sellers file as facts ("无服装版型信息", "好耐用·全棕内芯").
-_JUNK_ZH = re.compile(r"信息|参数|详情|尺码表|仅供参考|因人而异|以实物为准|图片|美颜|滤镜|实拍|剪辑|修图|https?:|www\.|\.com|\.cn|[·/|｜;；]")
+_JUNK_ZH = re.compile(r"^(不明确|不详|未知|暂无|无|其他|其它|见详情)$|信息|参数|详情|尺码表|仅供参考|因人而异|以实物为准|图片|美颜|滤镜|实拍|剪辑|修图|https?:|www\.|\.com|\.cn|[·/|｜;；]")
 _FRAGMENT_ZH = re.compile(r"是否|吗$|？|\?|[后时前]$|的话$|之后$|以后$|如果|可能|^(时而|依然|仍然|依旧)")  # "它时而柔媚": half of 时而…时而…
 
 
