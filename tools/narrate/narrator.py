@@ -50,7 +50,6 @@ from tools.narrate.adapt import (
     ANSWER_ZH,
     MAX_GENERIC,
     MAX_NAME_MENTIONS,
-    AT_A_GLANCE_ZH,
     SHOWN_ZH,
     W_OVERLAP_ITEM,
     Sentence,
@@ -498,7 +497,7 @@ class EmbeddedNarrator:
                 frame = w.filled.frame
                 if f.group != "look" and re.search(r"^你看|一眼就能看出来", w.text):
                     continue
-                if "一眼就能看出来" in w.text and (not AT_A_GLANCE_ZH.search(f.point) or re.search(r"隐藏|隐形|无痕", f.point)):
+                if "一眼就能看出来" in w.text and re.search(r"隐藏|隐形|无痕", f.point):  # the look itself: sentence_candidates
                     continue  # seen at a glance: a colour or a design, never "隐藏的袋子" nor "塑身衣" (seeds 281/283)
                 if _HIGHLIGHT_ZH.search(w.text) and (len(re.findall(r"[\u4e00-\u9fff]", f.point)) < 2
                                                      or head_kind(f.point) == "audience" or not f.cls.startswith("np")
